@@ -1,0 +1,202 @@
+"""The ``canvas-ai-harness`` command: one click group, each subcommand a thin layer over a library call.
+
+Exit codes: 0 pass; 1 the target broke the contract or a threshold; 2 a usage or configuration
+error, or the target is unreachable; 130 interrupted. A user error prints one line, never a
+traceback. Every option can also be set through the environment variable shown in ``--help``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from canvas_ai_harness import __version__
+from canvas_ai_harness.config import PROFILE_CHOICES, write_target
+from canvas_ai_harness.errors import ConfigError, HarnessError
+
+__all__ = ["cli", "main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="canvas-ai-harness")
+def cli() -> None:
+    """Contract and load testing for the Canvas LMS AI Conversations API."""
+
+
+def _parse_latency(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+    from canvas_ai_harness.mock.llm import Latency
+
+    try:
+        return Latency.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", envvar="CANVAS_AI_MOCK_HOST", help="Address to listen on.")
+@click.option(
+    "--port", default=8080, type=click.IntRange(0, 65535), envvar="CANVAS_AI_MOCK_PORT", help="Port (0: any free port)."
+)
+@click.option(
+    "--profile",
+    type=click.Choice(PROFILE_CHOICES),
+    default="completed",
+    envvar="CANVAS_AI_PROFILE",
+    help="Which Canvas behaviour set to reproduce.",
+)
+@click.option(
+    "--llm-latency-ms",
+    "latency",
+    default="0",
+    callback=_parse_latency,
+    envvar="CANVAS_AI_MOCK_LLM_LATENCY_MS",
+    help="AI reply time, MEAN or MEAN:JITTER in ms (e.g. 1000:250).",
+)
+@click.option(
+    "--llm-failure-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    envvar="CANVAS_AI_MOCK_LLM_FAILURE_RATE",
+    help="Share of AI calls that fail with Canvas's 503.",
+)
+@click.option(
+    "--llm-null-id-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    envvar="CANVAS_AI_MOCK_LLM_NULL_ID_RATE",
+    help="Share of creates where the AI returns no id (201 with id null).",
+)
+@click.option("--seed", type=int, default=None, envvar="CANVAS_AI_SEED", help="Seed for latency and failure draws.")
+@click.option(
+    "--max-conversations",
+    default=200_000,
+    type=click.IntRange(1),
+    envvar="CANVAS_AI_MOCK_MAX_CONVERSATIONS",
+    help="Stored conversations before eviction (completed ones first).",
+)
+@click.option(
+    "--max-body-bytes",
+    default=1_048_576,
+    type=click.IntRange(1),
+    envvar="CANVAS_AI_MOCK_MAX_BODY_BYTES",
+    help="Larger request bodies get 413.",
+)
+@click.option(
+    "--throttle/--no-throttle",
+    default=False,
+    envvar="CANVAS_AI_MOCK_THROTTLE",
+    help="Throttle per user with Canvas's leaky bucket.",
+)
+@click.option("--throttle-capacity", default=800.0, type=click.FloatRange(min=1), help="Leaky bucket capacity.")
+@click.option("--throttle-outflow", default=10.0, type=click.FloatRange(min=0), help="Units drained per second.")
+@click.option(
+    "--throttle-upfront", default=50.0, type=click.FloatRange(min=0), help="Cost charged while a request is in flight."
+)
+@click.option("--throttle-cost", default=1.0, type=click.FloatRange(min=0), help="Cost of a finished request.")
+@click.option(
+    "--unauthorized-status",
+    default=403,
+    type=click.Choice(["403", "401"]),
+    callback=lambda c, p, v: int(v),
+    help="Status for non-members (older Canvas sites: 401).",
+)
+@click.option(
+    "--write-target",
+    "target_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="CANVAS_AI_MOCK_WRITE_TARGET",
+    help="Write a target file for this mock, then serve.",
+)
+def mock(
+    host: str,
+    port: int,
+    profile: str,
+    latency: Any,
+    llm_failure_rate: float,
+    llm_null_id_rate: float,
+    seed: int | None,
+    max_conversations: int,
+    max_body_bytes: int,
+    throttle: bool,
+    throttle_capacity: float,
+    throttle_outflow: float,
+    throttle_upfront: float,
+    throttle_cost: float,
+    unauthorized_status: int,
+    target_path: Path | None,
+) -> int:
+    """Serve the mock Canvas until Ctrl-C."""
+    from canvas_ai_harness.mock import MockConfig, MockServer, ThrottleConfig
+
+    config = MockConfig(
+        profile=profile,
+        llm_latency=latency,
+        llm_failure_rate=llm_failure_rate,
+        llm_null_id_rate=llm_null_id_rate,
+        seed=seed,
+        max_conversations=max_conversations,
+        max_body_bytes=max_body_bytes,
+        throttle=ThrottleConfig(throttle_capacity, throttle_outflow, throttle_upfront, throttle_cost)
+        if throttle
+        else None,
+        unauthorized_status=unauthorized_status,
+    )
+    server = MockServer(config, host=host, port=port)
+    target = server.target()
+    if target_path is not None:
+        try:
+            write_target(target, target_path)
+        except OSError as exc:
+            raise ConfigError(f"cannot write target file {target_path}: {exc.strerror}") from exc
+    click.echo(_banner(server.url, target, target_path))
+    server.serve_forever()
+    return EXIT_OK
+
+
+def _banner(url: str, target: Any, target_path: Path | None) -> str:
+    prefix = f"{url}/api/v1/courses/{target.course_id}/ai_experiences/{target.ai_experience_id}/conversations"
+    tokens = "\n".join(f"  {role:<14} {token}" for role, token in vars_of(target.tokens).items() if token)
+    lines = [
+        f"Mock Canvas (profile {target.profile}) listening on {url}",
+        f"  course {target.course_id} (sis_course_id:{target.course_sis_id}), AI experience {target.ai_experience_id}",
+        f"  conversations: {prefix}",
+        "Tokens (fixed; mock only):",
+        tokens,
+        f"Try:  curl -s -X POST -H 'Authorization: Bearer {target.tokens.student}' {prefix}",
+    ]
+    if target_path is not None:
+        lines.append(f"Target file written to {target_path}")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+def vars_of(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (the console script's entry point)."""
+    try:
+        result = cli.main(args=argv, prog_name="canvas-ai-harness", standalone_mode=False)
+    except HarnessError as exc:
+        click.echo(f"canvas-ai-harness: error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("canvas-ai-harness: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    return int(result) if isinstance(result, int) else EXIT_OK
+
+
+def run() -> None:  # pragma: no cover - console script wrapper
+    sys.exit(main())

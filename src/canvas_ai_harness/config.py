@@ -1,0 +1,183 @@
+"""The target file: how to reach a Canvas (or the mock) and which identities to use.
+
+A target is a TOML file (format in README.md). String values may hold ``${ENV_VAR}``
+placeholders so that tokens stay out of files. ``load_target`` validates everything and
+raises ``ConfigError`` naming the key, what is wrong, and the fix; an unknown key gets a
+"did you mean" and the list of valid keys. ``Target.secrets()`` lists what must be redacted.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from canvas_ai_harness.errors import ConfigError
+
+__all__ = ["PROFILE_CHOICES", "Target", "Tokens", "load_target", "parse_target", "write_target"]
+
+PROFILE_CHOICES = ("completed", "ended")
+TARGET_ENV = "CANVAS_AI_TARGET"
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ID = re.compile(r"^[0-9]{1,19}$")
+_COURSE_REF = re.compile(r"^([0-9]{1,19}|sis_course_id:.+)$")
+
+
+@dataclass(slots=True, frozen=True)
+class Tokens:
+    student: str
+    other_student: str | None = None
+    teacher: str | None = None
+    outsider: str | None = None
+    admin: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Target:
+    """A validated target file. Optional fields are ``None`` when absent."""
+
+    base_url: str
+    course_id: str
+    ai_experience_id: str
+    tokens: Tokens
+    profile: str = "completed"
+    course_sis_id: str | None = None
+    other_ai_experience_id: str | None = None
+    unpublished_ai_experience_id: str | None = None
+    deleted_ai_experience_id: str | None = None
+    other_course_ai_experience_id: str | None = None
+    feature_disabled_course_id: str | None = None
+    feature_disabled_ai_experience_id: str | None = None
+    source: str = field(default="<memory>", compare=False)
+
+    def secrets(self) -> list[str]:
+        """Every token in the target: these never appear in output, logs or reports."""
+        return [t for t in asdict(self.tokens).values() if t]
+
+    def is_local(self) -> bool:
+        host = urlsplit(self.base_url).hostname or ""
+        return host in ("localhost", "::1") or host.startswith("127.")
+
+
+_TOP_KEYS = [f.name for f in fields(Target) if f.name not in ("tokens", "source")] + ["tokens"]
+_TOKEN_KEYS = [f.name for f in fields(Tokens)]
+_REQUIRED = ("base_url", "course_id", "ai_experience_id")
+
+
+def _unknown(key: str, valid: list[str], where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(valid)}")
+
+
+def _expand(value: str, key: str, where: str, env: Mapping[str, str]) -> str:
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise ConfigError(
+                f"{where}: {key} refers to ${{{name}}}, which is not set; export {name} or write the value"
+            )
+        return env[name]
+
+    return _PLACEHOLDER.sub(sub, value)
+
+
+def _string(raw: Any, key: str, where: str, env: Mapping[str, str]) -> str:
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise ConfigError(f'{where}: {key} must be a string, got {type(raw).__name__}; write {key} = "..."')
+    value = _expand(str(raw), key, where, env).strip()
+    if not value:
+        raise ConfigError(f"{where}: {key} is empty; give it a value or remove the line")
+    return value
+
+
+def parse_target(data: Mapping[str, Any], source: str = "<memory>", env: Mapping[str, str] | None = None) -> Target:
+    """Validate target data already parsed from TOML (or built in code)."""
+    env = os.environ if env is None else env
+    where = source
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise _unknown(key, _TOP_KEYS, where)
+    for key in _REQUIRED:
+        if key not in data:
+            raise ConfigError(
+                f"{where}: missing required key {key!r}; add {key} = \"...\" (see README.md, 'Target file')"
+            )
+    values: dict[str, Any] = {}
+    for key in _TOP_KEYS:
+        if key == "tokens" or key not in data:
+            continue
+        values[key] = _string(data[key], key, where, env)
+
+    url = urlsplit(values["base_url"])
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigError(
+            f"{where}: base_url {values['base_url']!r} must be an http(s) URL such as http://127.0.0.1:8080"
+        )
+    values["base_url"] = values["base_url"].rstrip("/")
+    if values.get("profile", "completed") not in PROFILE_CHOICES:
+        raise ConfigError(f"{where}: profile {values['profile']!r} is not one of {', '.join(PROFILE_CHOICES)}")
+    for key, value in values.items():
+        if key.endswith("course_id") and not _COURSE_REF.match(value):
+            raise ConfigError(f"{where}: {key} {value!r} must be a numeric id or sis_course_id:<sis id>")
+        if key.endswith("ai_experience_id") and not _ID.match(value):
+            raise ConfigError(f"{where}: {key} {value!r} must be a numeric id")
+
+    tokens_raw = data.get("tokens")
+    if not isinstance(tokens_raw, Mapping):
+        raise ConfigError(
+            f'{where}: missing [tokens] table; add [tokens] with at least student = "${{CANVAS_STUDENT_TOKEN}}"'
+        )
+    for key in tokens_raw:
+        if key not in _TOKEN_KEYS:
+            raise _unknown(key, _TOKEN_KEYS, f"{where} [tokens]")
+    if "student" not in tokens_raw:
+        raise ConfigError(f'{where}: [tokens] needs student = "..." (a student of course {values["course_id"]})')
+    tokens = Tokens(**{k: _string(v, f"tokens.{k}", where, env) for k, v in tokens_raw.items()})
+    return Target(tokens=tokens, source=source, **values)
+
+
+def load_target(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Target:
+    """Read and validate the target file at ``path``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"target file {p} does not exist; write one (README.md, 'Target file') "
+            f"or use 'canvas-ai-harness mock --write-target {p}'"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read target file {p}: {exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
+    return parse_target(data, str(p), env)
+
+
+def _toml_string(value: str) -> str:
+    # JSON's string escapes are a subset of TOML's basic-string escapes once non-ASCII is kept raw.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def write_target(target: Target, path: str | os.PathLike[str]) -> None:
+    """Write ``target`` as a TOML target file (every field that is set)."""
+    lines = ["# canvas-ai-harness target file (see README.md, 'Target file')"]
+    for key in _TOP_KEYS:
+        value = getattr(target, key, None)
+        if key != "tokens" and value is not None:
+            lines.append(f"{key} = {_toml_string(value)}")
+    lines += ["", "[tokens]"]
+    for key in _TOKEN_KEYS:
+        value = getattr(target.tokens, key)
+        if value is not None:
+            lines.append(f"{key} = {_toml_string(value)}")
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,31 @@
+"""The harness's exceptions: one base class, a few subclasses, each with an exit code.
+
+    HarnessError                 exit 2 unless a subclass says otherwise
+    ├── ConfigError              a target file, an option or an environment variable is wrong
+    ├── SpecError                specs/openapi.yaml is missing or unreadable
+    └── TargetUnreachable        nothing answers at the target's base_url
+
+Third-party errors are translated at the boundary (``raise ConfigError(...) from exc``), so a
+caller needs to catch only ``HarnessError``. Messages say what was wrong, where, and what to do;
+the CLI prints them as one line.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Base class of every error the harness raises on purpose."""
+
+    exit_code: int = 2
+
+
+class ConfigError(HarnessError):
+    """A target file, a command-line option or an environment variable is invalid."""
+
+
+class SpecError(HarnessError):
+    """The OpenAPI spec cannot be found or parsed."""
+
+
+class TargetUnreachable(HarnessError):
+    """The target Canvas (or mock) does not answer at its base URL."""

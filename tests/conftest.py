@@ -1,0 +1,3 @@
+"""Fixtures live in small modules under tests/fixtures; this file only lists them."""
+
+pytest_plugins = ["fixtures.servers"]
