@@ -1,0 +1,333 @@
+"""Check requests and responses against ``specs/openapi.yaml``.
+
+``SpecValidator`` reads the spec (never a copy of it) and answers two questions: does this
+request conform (route, method, path parameters, token, body encoding and schema), and does this
+response conform (a declared status, its required headers, a declared content type, the body's
+schema). Each problem is a ``Violation`` that says what was wrong, where, and what the spec
+expects. The proxy, the load suite's sampled checks and the ``responses`` fake all use it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from canvas_ai_harness.spec import load_spec
+
+__all__ = ["Operation", "SpecValidator", "Violation"]
+
+_SPEC_URI = "urn:canvas-ai-harness:openapi"
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+_MAX_SCHEMA_ERRORS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One way a request or response departs from the spec."""
+
+    kind: str  # route, method, parameter, auth, content-type, body, status, header, schema
+    message: str
+    where: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A request matched to the spec: which operation, and the path parameters it carried."""
+
+    operation_id: str
+    method: str
+    path_template: str
+    path_params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Route:
+    template: str
+    pattern: re.Pattern[str]
+    operations: dict[str, dict[str, Any]]  # upper-case method -> operation object
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+class SpecValidator:
+    """Validate traffic against the OpenAPI spec; thread-safe once built."""
+
+    def __init__(self, spec: Mapping[str, Any] | None = None) -> None:
+        self.spec: Mapping[str, Any] = spec if spec is not None else load_spec()
+        resource = Resource.from_contents(dict(self.spec), default_specification=DRAFT202012)
+        self._registry: Registry[Any] = Registry().with_resource(_SPEC_URI, resource)
+        self._validators: dict[str, Draft202012Validator] = {}
+        self._routes: list[_Route] = []
+        self._by_id: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        self._path_parameters: dict[str, list[dict[str, Any]]] = {}
+        for template, item in self.spec.get("paths", {}).items():
+            self._path_parameters[template] = list(item.get("parameters", []))
+            operations = {m.upper(): op for m, op in item.items() if m in _METHODS}
+            regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+?)", re.escape(template))
+            self._routes.append(_Route(template, re.compile(f"^{regex}(?:\\.json)?$"), operations))
+            for method, op in operations.items():
+                self._by_id[op["operationId"]] = (template, method, op)
+
+    # -- lookups ------------------------------------------------------------------------------
+    @property
+    def known_routes(self) -> list[str]:
+        """``"METHOD /path/template"`` for every operation, for error messages."""
+        return [f"{method} {template}" for template, method, _ in self._by_id.values()]
+
+    def operation(self, operation_id: str) -> dict[str, Any]:
+        return self._by_id[operation_id][2]
+
+    def match(self, method: str, path: str) -> tuple[Operation | None, list[Violation]]:
+        """Find the operation for ``method path`` (a trailing ``.json`` is accepted, as Canvas does)."""
+        path = path.split("?", 1)[0]
+        method = method.upper()
+        for route in self._routes:
+            m = route.pattern.match(path)
+            if m is None:
+                continue
+            op = route.operations.get(method)
+            if op is None:
+                allowed = ", ".join(sorted(route.operations))
+                return None, [
+                    Violation("method", f"{method} is not an operation of {route.template}; allowed: {allowed}", path)
+                ]
+            return Operation(op["operationId"], method, route.template, m.groupdict()), []
+        known = "; ".join(self.known_routes)
+        return None, [
+            Violation("route", f"no operation in the spec matches {method} {path}; known routes: {known}", path)
+        ]
+
+    # -- requests -----------------------------------------------------------------------------
+    def validate_request(
+        self,
+        method: str,
+        path: str,
+        query: str = "",
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> tuple[Operation | None, list[Violation]]:
+        """Check a request a client sends; return its operation (if any) and every violation."""
+        operation, problems = self.match(method, path)
+        if operation is None:
+            return None, problems
+        lower = {k.lower(): v for k, v in (headers or {}).items()}
+        query_params = dict(parse_qsl(query, keep_blank_values=True))
+        op = self.operation(operation.operation_id)
+        pointer = f"/paths/{_escape(operation.path_template)}/{operation.method.lower()}"
+        problems += self._check_path_params(
+            self._path_parameters[operation.path_template] + op.get("parameters", []), operation
+        )
+        problems += self._check_auth(op, lower, query_params)
+        problems += self._check_body(op, pointer, lower, body)
+        return operation, problems
+
+    def _check_path_params(self, parameters: list[dict[str, Any]], operation: Operation) -> list[Violation]:
+        problems = []
+        for param in (self._deref(p)[0] for p in parameters):
+            if param.get("in") != "path":
+                continue
+            name = param["name"]
+            raw = operation.path_params.get(name, "")
+            schema = param.get("schema", {})
+            value: Any = raw
+            if schema.get("type") == "integer":
+                if not re.fullmatch(r"-?[0-9]+", raw):
+                    problems.append(
+                        Violation(
+                            "parameter",
+                            f"{raw!r} is not an integer; the spec expects {_describe(schema)}",
+                            f"path.{name}",
+                        )
+                    )
+                    continue
+                value = int(raw)
+                if schema.get("format") == "int64" and not -(2**63) <= value < 2**63:
+                    problems.append(Violation("parameter", f"{raw!r} does not fit in a 64-bit id", f"path.{name}"))
+                    continue
+            for error in self._errors(schema, value):
+                problems.append(
+                    Violation("parameter", f"{raw!r}: {error}; the spec expects {_describe(schema)}", f"path.{name}")
+                )
+        return problems
+
+    def _check_auth(self, op: dict[str, Any], headers: Mapping[str, str], query: Mapping[str, str]) -> list[Violation]:
+        requirements = op.get("security", self.spec.get("security", []))
+        if not requirements or {} in requirements:
+            return []
+        schemes = self.spec.get("components", {}).get("securitySchemes", {})
+        for requirement in requirements:
+            for name in requirement:
+                scheme = schemes.get(name, {})
+                if scheme.get("type") == "http" and scheme.get("scheme", "").lower() == "bearer":
+                    auth = headers.get("authorization", "")
+                    if auth[:7].lower() == "bearer " and auth[7:].strip():
+                        return []
+                elif scheme.get("type") == "apiKey":
+                    source = query if scheme.get("in") == "query" else headers
+                    key = scheme["name"] if scheme.get("in") == "query" else scheme["name"].lower()
+                    if source.get(key):
+                        return []
+        return [
+            Violation(
+                "auth",
+                "no token: send 'Authorization: Bearer <token>' (or an access_token query parameter)",
+                "header.Authorization",
+            )
+        ]
+
+    def _check_body(self, op: dict[str, Any], pointer: str, headers: Mapping[str, str], body: bytes) -> list[Violation]:
+        if "requestBody" not in op:
+            return []
+        request_body, body_pointer = self._deref(op["requestBody"], f"{pointer}/requestBody")
+        content = request_body.get("content", {})
+        declared = ", ".join(content)
+        media = _media_type(headers.get("content-type"))
+        if not body:
+            if request_body.get("required"):
+                return [Violation("body", f"the request has no body; the spec requires one ({declared})", "body")]
+            return []
+        if not media:
+            return [
+                Violation(
+                    "content-type",
+                    f"a body was sent without Content-Type; Canvas ignores it. Send one of: {declared}",
+                    "header.Content-Type",
+                )
+            ]
+        if media not in content:
+            return [
+                Violation(
+                    "content-type",
+                    f"Content-Type {media!r} is not accepted here; the spec declares: {declared}",
+                    "header.Content-Type",
+                )
+            ]
+        try:
+            text = body.decode("utf-8")
+            data: Any = (
+                json.loads(text)
+                if media == "application/json"
+                else dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
+            )
+        except (UnicodeDecodeError, ValueError) as exc:
+            return [Violation("body", f"the body is not valid {media}: {exc}", "body")]
+        schema_pointer = f"{body_pointer}/content/{_escape(media)}/schema"
+        return [
+            Violation("body", message, "body" + where) for where, message in self._schema_errors(schema_pointer, data)
+        ]
+
+    # -- responses ----------------------------------------------------------------------------
+    def validate_response(
+        self, operation_id: str, status: int, headers: Mapping[str, str], body: bytes
+    ) -> list[Violation]:
+        """Check a response to ``operation_id`` against its declared responses."""
+        template, method, op = self._by_id[operation_id]
+        responses = op.get("responses", {})
+        key = str(status) if str(status) in responses else ("default" if "default" in responses else None)
+        if key is None:
+            declared = ", ".join(sorted(responses))
+            return [Violation("status", f"{operation_id} answered {status}; the spec declares {declared}", "status")]
+        response, pointer = self._deref(responses[key], f"/paths/{_escape(template)}/{method.lower()}/responses/{key}")
+        lower = {k.lower(): v for k, v in headers.items()}
+        problems: list[Violation] = []
+        for name, header in response.get("headers", {}).items():
+            header, header_pointer = self._deref(header, f"{pointer}/headers/{_escape(name)}")
+            value = lower.get(name.lower())
+            if value is None:
+                if header.get("required"):
+                    problems.append(Violation("header", f"required header missing on {status}", f"header.{name}"))
+                continue
+            for where, message in self._schema_errors(f"{header_pointer}/schema", value):
+                problems.append(Violation("header", f"{value!r}: {message}", f"header.{name}{where}"))
+        content = response.get("content", {})
+        if not content:
+            return problems
+        media = _media_type(lower.get("content-type"))
+        if media not in content:
+            problems.append(
+                Violation(
+                    "content-type",
+                    f"{media or 'no content type'} on {status}; the spec declares {', '.join(content)}",
+                    "header.Content-Type",
+                )
+            )
+            return problems
+        data: Any
+        if media == "application/json" or media.endswith("+json"):
+            try:
+                data = json.loads(body)
+            except ValueError as exc:
+                return [*problems, Violation("body", f"{status} body is not JSON: {exc}", "body")]
+        else:
+            data = body.decode("utf-8", "replace")
+        schema_pointer = f"{pointer}/content/{_escape(media)}/schema"
+        problems += [
+            Violation("schema", message, "body" + where) for where, message in self._schema_errors(schema_pointer, data)
+        ]
+        return problems
+
+    # -- schema machinery ---------------------------------------------------------------------
+    def _deref(self, node: dict[str, Any], pointer: str = "") -> tuple[dict[str, Any], str]:
+        """Follow local ``$ref``s; return the object and its JSON pointer in the spec."""
+        seen = 0
+        while "$ref" in node and seen < 16:
+            ref = node["$ref"]
+            pointer = ref[1:] if ref.startswith("#") else ref
+            node = self._resolve(pointer)
+            seen += 1
+        return node, pointer
+
+    def _resolve(self, pointer: str) -> dict[str, Any]:
+        node: Any = self.spec
+        for part in pointer.strip("/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return dict(node)
+
+    def _validator(self, pointer: str) -> Draft202012Validator:
+        validator = self._validators.get(pointer)
+        if validator is None:
+            validator = Draft202012Validator(
+                {"$ref": f"{_SPEC_URI}#{pointer}"},
+                registry=self._registry,
+                format_checker=Draft202012Validator.FORMAT_CHECKER,
+            )
+            self._validators[pointer] = validator
+        return validator
+
+    def _schema_errors(self, pointer: str, data: Any) -> list[tuple[str, str]]:
+        errors = sorted(self._validator(pointer).iter_errors(data), key=lambda e: list(e.absolute_path))
+        out = []
+        for error in errors[:_MAX_SCHEMA_ERRORS]:
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+            out.append((where, error.message))
+        return out
+
+    def _errors(self, schema: Mapping[str, Any], value: Any) -> Iterable[str]:
+        validator = Draft202012Validator(dict(schema), registry=self._registry)
+        return [e.message for e in validator.iter_errors(value)]
+
+
+def _describe(schema: Mapping[str, Any]) -> str:
+    parts = [str(schema.get("type", "a value"))]
+    if "pattern" in schema:
+        parts.append(f"matching {schema['pattern']}")
+    if "minimum" in schema:
+        parts.append(f">= {schema['minimum']}")
+    return " ".join(parts)
