@@ -1,0 +1,52 @@
+"""Tokens never survive redaction, in text, headers or curl reproductions."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from canvas_ai_harness.redact import REDACTED, Redactor, curl_command
+
+SECRET = "7~Zk3q8SECRETtoken"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(f"token {SECRET} in prose", id="known-secret"),
+        pytest.param("Authorization: Bearer 1~unknownTOKEN", id="bearer-header"),
+        pytest.param("GET /x?access_token=1~unknown&a=1", id="access-token-param"),
+        pytest.param("authorization: bearer lower~case", id="lower-case-scheme"),
+    ],
+)
+def test_tokens_are_redacted(text: str) -> None:
+    out = Redactor([SECRET])(text)
+    assert REDACTED in out
+    assert SECRET not in out and "unknown" not in out and "lower~case" not in out
+
+
+def test_longer_secret_containing_a_shorter_one_is_redacted_whole() -> None:
+    out = Redactor(["abcd", "abcdefgh"])("x abcdefgh y")
+    assert out == f"x {REDACTED} y"
+
+
+def test_short_and_empty_secrets_are_ignored() -> None:
+    assert Redactor(["", None, "ab"])("ab cd") == "ab cd"
+
+
+def test_curl_command_reads_the_token_from_the_environment() -> None:
+    redactor = Redactor([SECRET])
+    line = curl_command(
+        "post",
+        f"http://127.0.0.1:8080/x?access_token={SECRET}",
+        {"Authorization": f"Bearer {SECRET}", "Content-Type": "application/json", "Content-Length": "9"},
+        b'{"message": "it\'s"}',
+        redactor,
+    )
+    assert SECRET not in line
+    assert '"Authorization: Bearer $CANVAS_TOKEN"' in line
+    words = shlex.split(line)
+    assert words[:4] == ["curl", "-i", "-X", "POST"]
+    assert '{"message": "it\'s"}' in words
+    assert "Content-Length: 9" not in words
