@@ -180,6 +180,55 @@ def vars_of(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in obj.__slots__}
 
 
+@cli.command()
+@click.option("--upstream", default=None, envvar="CANVAS_AI_PROXY_UPSTREAM", help="Canvas base URL to forward to.")
+@click.option("--mock", "use_mock", is_flag=True, envvar="CANVAS_AI_PROXY_MOCK", help="Forward to an embedded mock.")
+@click.option("--host", default="127.0.0.1", envvar="CANVAS_AI_PROXY_HOST", help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8081,
+    type=click.IntRange(0, 65535),
+    envvar="CANVAS_AI_PROXY_PORT",
+    help="Port (0: any free port).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("conformance-report.json"),
+    envvar="CANVAS_AI_PROXY_REPORT",
+    help="JSON report written on exit, with .txt and .html summaries beside it.",
+)
+@click.option(
+    "--strict", is_flag=True, envvar="CANVAS_AI_PROXY_STRICT", help="Answer non-conforming requests 400; never forward."
+)
+@click.option(
+    "--max-requests", type=click.IntRange(1), default=None, envvar="CANVAS_AI_PROXY_MAX_REQUESTS", help="Stop after N."
+)
+def proxy(
+    upstream: str | None,
+    use_mock: bool,
+    host: str,
+    port: int,
+    report_path: Path,
+    strict: bool,
+    max_requests: int | None,
+) -> int:
+    """Check a client's traffic against the spec on its way to Canvas; write a conformance report on exit.
+
+    Exit code 0: every request and response conformed; 1: at least one did not.
+    """
+    from canvas_ai_harness.proxy import ProxyConfig, run_proxy
+
+    if (upstream is None) == (not use_mock):
+        raise click.UsageError("give exactly one of --upstream URL and --mock")
+    config = ProxyConfig(upstream or "", strict=strict, max_requests=max_requests, report_path=report_path)
+    report = run_proxy(config, host=host, port=port, mock=use_mock, announce=lambda line: click.echo(line, err=True))
+    click.echo(report.to_text(), nl=False)
+    click.echo(f"Report written to {report_path} (and .txt, .html beside it)", err=True)
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script's entry point)."""
     try:

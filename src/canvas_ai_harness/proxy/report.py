@@ -1,0 +1,250 @@
+"""The proxy's conformance report: per route, per answer, per violation, and the client's behaviour.
+
+``ConformanceReport`` takes each ``Exchange`` as the proxy finishes it. ``to_dict()`` is the JSON
+report; ``to_text()`` and ``to_html()`` are readable summaries of the same data. Every string
+goes through a ``Redactor`` that knows each token the proxy has seen, so no token reaches a
+report, whatever a client put where.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from canvas_ai_harness import __version__
+from canvas_ai_harness.proxy.observe import NOTABLE_ANSWERS, BehaviourObserver, Exchange
+from canvas_ai_harness.redact import Redactor
+
+__all__ = ["ConformanceReport", "write_report"]
+
+UNKNOWN_ROUTE: Final = "(no operation)"
+_MAX_VIOLATIONS: Final = 1000
+
+
+@dataclass(slots=True)
+class _RouteStats:
+    requests: int = 0
+    non_conforming_requests: int = 0
+    request_violations: Counter[str] = field(default_factory=Counter)  # by kind
+    response_violations: Counter[str] = field(default_factory=Counter)
+    answers: Counter[str] = field(default_factory=Counter)
+
+
+class ConformanceReport:
+    """Everything the proxy saw, aggregated as it goes (constant memory but for examples)."""
+
+    def __init__(self, upstream: str, strict: bool, redactor: Redactor | None = None) -> None:
+        self.upstream = upstream
+        self.strict = strict
+        self.redactor = redactor or Redactor()
+        self.started_at = datetime.now(UTC)
+        self.finished_at: datetime | None = None
+        self.observer = BehaviourObserver()
+        self.routes: dict[str, _RouteStats] = {}
+        self.answers: Counter[str] = Counter()
+        self.violations: list[dict[str, Any]] = []
+        self.omitted_violations = 0
+        self.requests = 0
+        self.rejected = 0
+
+    def add(self, exchange: Exchange, created_id: str | None = None) -> None:
+        """Account for one finished exchange."""
+        self.requests += 1
+        stats = self.routes.setdefault(exchange.operation_id or UNKNOWN_ROUTE, _RouteStats())
+        stats.requests += 1
+        stats.answers[exchange.answer] += 1
+        self.answers[exchange.answer] += 1
+        if exchange.answer == "rejected":
+            self.rejected += 1
+        if exchange.request_violations:
+            stats.non_conforming_requests += 1
+        for side, found, counter in (
+            ("request", exchange.request_violations, stats.request_violations),
+            ("response", exchange.response_violations, stats.response_violations),
+        ):
+            for violation in found:
+                counter[violation.kind] += 1
+                if len(self.violations) >= _MAX_VIOLATIONS:
+                    self.omitted_violations += 1
+                    continue
+                self.violations.append(
+                    {
+                        "request": exchange.seq,
+                        "client": exchange.client,
+                        "method": exchange.method,
+                        "path": exchange.path,
+                        "operation": exchange.operation_id,
+                        "status": exchange.status,
+                        "side": side,
+                        "kind": violation.kind,
+                        "where": violation.where,
+                        "message": violation.message,
+                    }
+                )
+        self.observer.observe(exchange, created_id)
+
+    # -- totals -------------------------------------------------------------------------------
+    @property
+    def request_violation_count(self) -> int:
+        return sum(sum(s.request_violations.values()) for s in self.routes.values())
+
+    @property
+    def response_violation_count(self) -> int:
+        return sum(sum(s.response_violations.values()) for s in self.routes.values())
+
+    @property
+    def non_conforming_requests(self) -> int:
+        return sum(s.non_conforming_requests for s in self.routes.values())
+
+    @property
+    def passed(self) -> bool:
+        """No request and no response broke the spec."""
+        return self.request_violation_count == 0 and self.response_violation_count == 0
+
+    def finish(self) -> ConformanceReport:
+        if self.finished_at is None:
+            self.finished_at = datetime.now(UTC)
+            self.observer.finish()
+        return self
+
+    # -- rendering ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report (see README.md, "Validating your client")."""
+        finished = self.finished_at or datetime.now(UTC)
+        data: dict[str, Any] = {
+            "tool": f"canvas-ai-harness {__version__} proxy",
+            "upstream": self.upstream,
+            "strict": self.strict,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(finished),
+            "passed": self.passed,
+            "totals": {
+                "requests": self.requests,
+                "conforming_requests": self.requests - self.non_conforming_requests,
+                "non_conforming_requests": self.non_conforming_requests,
+                "request_violations": self.request_violation_count,
+                "response_violations": self.response_violation_count,
+                "rejected": self.rejected,
+            },
+            "routes": {
+                name: {
+                    "requests": s.requests,
+                    "non_conforming_requests": s.non_conforming_requests,
+                    "request_violations": dict(sorted(s.request_violations.items())),
+                    "response_violations": dict(sorted(s.response_violations.items())),
+                    "answers": dict(sorted(s.answers.items())),
+                }
+                for name, s in sorted(self.routes.items())
+            },
+            "answers_met": dict(sorted(self.answers.items())),
+            "answers_not_met": [a for a in NOTABLE_ANSWERS if a not in self.answers],
+            "behaviour": [
+                {
+                    "name": b.name,
+                    "verdict": b.verdict,
+                    "description": b.description,
+                    "count": b.count,
+                    "examples": b.examples,
+                }
+                for b in self.observer.behaviours.values()
+                if b.count
+            ],
+            "violations": self.violations,
+            "omitted_violations": self.omitted_violations,
+        }
+        redacted: dict[str, Any] = _redact(data, self.redactor)
+        return redacted
+
+    def to_text(self) -> str:
+        """A readable summary of ``to_dict()``."""
+        return _text(self.to_dict())
+
+    def to_html(self) -> str:
+        """The same summary as a standalone HTML page."""
+        data = self.to_dict()
+        verdict = "passed" if data["passed"] else "failed"
+        return (
+            "<!doctype html>\n<html lang=en><meta charset=utf-8>"
+            f"<title>canvas-ai-harness conformance report: {verdict}</title>"
+            "<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em}"
+            "pre{background:#f6f8fa;padding:1em;white-space:pre-wrap}</style>\n"
+            f"<h1>Conformance report: {verdict}</h1>\n<pre>{html.escape(_text(data))}</pre>\n</html>\n"
+        )
+
+
+def write_report(report: ConformanceReport, path: Path) -> list[Path]:
+    """Write the JSON report at ``path`` and its text and HTML summaries beside it; return the paths."""
+    report.finish()
+    data = report.to_dict()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text_path, html_path = path.with_suffix(".txt"), path.with_suffix(".html")
+    text_path.write_text(_text(data), encoding="utf-8")
+    html_path.write_text(report.to_html(), encoding="utf-8")
+    return [path, text_path, html_path]
+
+
+def _redact(value: Any, redactor: Redactor) -> Any:
+    if isinstance(value, str):
+        return redactor(value)
+    if isinstance(value, dict):
+        return {k: _redact(v, redactor) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, redactor) for v in value]
+    return value
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _counts(counter: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counter.items()) or "-"
+
+
+def _text(data: dict[str, Any]) -> str:
+    totals = data["totals"]
+    lines = [
+        f"Conformance report ({data['tool']}): {'PASSED' if data['passed'] else 'FAILED'}",
+        f"Upstream {data['upstream']}, strict {'on' if data['strict'] else 'off'}, "
+        f"{data['started_at']} to {data['finished_at']}",
+        f"Requests: {totals['requests']} ({totals['conforming_requests']} conforming, "
+        f"{totals['non_conforming_requests']} not; {totals['rejected']} rejected by --strict)",
+        f"Violations: {totals['request_violations']} in requests, {totals['response_violations']} in responses",
+        "",
+        f"{'route':<24} {'requests':>8} {'bad req':>8}  request violations / response violations / answers",
+    ]
+    for name, route in data["routes"].items():
+        lines.append(
+            f"{name:<24} {route['requests']:>8} {route['non_conforming_requests']:>8}  "
+            f"{_counts(route['request_violations'])} / {_counts(route['response_violations'])} / "
+            f"{_counts(route['answers'])}"
+        )
+    lines += [
+        "",
+        f"Answers the client met: {_counts(data['answers_met'])}",
+        f"Answers it never met: {', '.join(data['answers_not_met']) or '-'}",
+        "",
+        "Client behaviour:",
+    ]
+    if not data["behaviour"]:
+        lines.append("  nothing notable")
+    for behaviour in data["behaviour"]:
+        lines.append(f"  [{behaviour['verdict']}] {behaviour['description']}: {behaviour['count']}")
+        lines += [f"      {example}" for example in behaviour["examples"][:5]]
+    if data["violations"]:
+        lines += ["", "Violations (request number, client, request, where: what):"]
+        for v in data["violations"]:
+            status = v["status"] if v["status"] is not None else "not forwarded"
+            lines.append(
+                f"  #{v['request']} {v['client']} {v['method']} {v['path']} -> {status}: "
+                f"{v['side']} {v['kind']} at {v['where'] or '-'}: {v['message']}"
+            )
+        if data["omitted_violations"]:
+            lines.append(f"  ... and {data['omitted_violations']} more (only the first {_MAX_VIOLATIONS} are kept)")
+    return "\n".join(lines) + "\n"
