@@ -190,7 +190,8 @@ class BehaviourObserver:
         outcome = chain.last.answer
         name = f"retried-{label}-{'with' if backoff else 'without'}-backoff"
         self.behaviours[name].add(
-            f"#{chain.first.seq} {what}: {len(chain.delays)} retries after {chain.first.answer} "
+            f"#{chain.first.seq} {what}: {len(chain.delays)} {'retry' if len(chain.delays) == 1 else 'retries'} "
+            f"after {chain.first.answer} "
             f"(waited {delays}; last answer {outcome})"
         )
 
