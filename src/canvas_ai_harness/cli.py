@@ -113,6 +113,14 @@ def _parse_latency(ctx: click.Context, param: click.Parameter, value: str) -> An
     envvar="CANVAS_AI_MOCK_WRITE_TARGET",
     help="Write a target file for this mock, then serve.",
 )
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    hidden=True,  # tests only: break the contract on purpose (mock/faults.py)
+    callback=lambda c, p, v: _parse_faults(v),
+    help="Break the contract in a named way (repeatable; tests only).",
+)
 def mock(
     host: str,
     port: int,
@@ -130,6 +138,7 @@ def mock(
     throttle_cost: float,
     unauthorized_status: int,
     target_path: Path | None,
+    faults: frozenset[str],
 ) -> int:
     """Serve the mock Canvas until Ctrl-C."""
     from canvas_ai_harness.mock import MockConfig, MockServer, ThrottleConfig
@@ -146,6 +155,7 @@ def mock(
         if throttle
         else None,
         unauthorized_status=unauthorized_status,
+        faults=faults,
     )
     server = MockServer(config, host=host, port=port)
     target = server.target()
@@ -155,8 +165,19 @@ def mock(
         except OSError as exc:
             raise ConfigError(f"cannot write target file {target_path}: {exc.strerror}") from exc
     click.echo(_banner(server.url, target, target_path))
+    if faults:
+        click.echo(f"Faults injected (tests only): {', '.join(sorted(faults))}", err=True)
     server.serve_forever()
     return EXIT_OK
+
+
+def _parse_faults(names: tuple[str, ...]) -> frozenset[str]:
+    from canvas_ai_harness.mock.faults import FAULTS
+
+    unknown = sorted(set(names) - FAULTS.keys())
+    if unknown:
+        raise click.BadParameter(f"unknown fault {unknown[0]!r}; known: {', '.join(sorted(FAULTS))}")
+    return frozenset(names)
 
 
 def _banner(url: str, target: Any, target_path: Path | None) -> str:

@@ -18,7 +18,8 @@ from canvas_ai_harness.config import Target, Tokens
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.mock import world as w
 from canvas_ai_harness.mock.app import create_app
-from canvas_ai_harness.mock.service import CanvasService, MockConfig
+from canvas_ai_harness.mock.faults import make_service
+from canvas_ai_harness.mock.service import MockConfig
 
 __all__ = ["MockServer", "default_target"]
 
@@ -66,7 +67,7 @@ class MockServer:
     """The mock Canvas served by uvicorn on ``host:port`` (port 0: any free port)."""
 
     def __init__(self, config: MockConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.service = CanvasService(config)
+        self.service = make_service(config or MockConfig())
         self.app = create_app(self.service)
         self._socket = _bind(host, port)
         self.host, self.port = self._socket.getsockname()[:2]

@@ -89,6 +89,7 @@ class MockConfig:
     max_body_bytes: int = 1_048_576
     unauthorized_status: int = 403  # older Canvas sites answer non-members 401
     record_calls: int = 10_000  # how many recent calls to keep; 0 keeps none
+    faults: frozenset[str] = frozenset()  # tests only: deliberate contract breaks (mock/faults.py)
 
 
 class _Answer(Exception):
