@@ -230,10 +230,12 @@ class CanvasService:
                 if ctype == "application/json" or ctype.endswith("+json"):
                     data = json.loads(text)
                     if isinstance(data, dict):
+                        # A lone surrogate ("\ud800") parses but could never be sent back as UTF-8.
+                        json.dumps(data, ensure_ascii=False).encode("utf-8")
                         params.update(data)
                 elif ctype == "application/x-www-form-urlencoded":
                     params.update(parse_qsl(text, keep_blank_values=True, errors="strict"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
             raise _Answer(400, rules.MALFORMED_BODY) from None
         return params
 
