@@ -74,6 +74,7 @@ class SpecValidator:
         resource = Resource.from_contents(dict(self.spec), default_specification=DRAFT202012)
         self._registry: Registry[Any] = Registry().with_resource(_SPEC_URI, resource)
         self._validators: dict[str, Draft202012Validator] = {}
+        self._string_ids: SpecValidator | None = None
         self._routes: list[_Route] = []
         self._by_id: dict[str, tuple[str, str, dict[str, Any]]] = {}
         self._path_parameters: dict[str, list[dict[str, Any]]] = {}
@@ -90,6 +91,16 @@ class SpecValidator:
     def known_routes(self) -> list[str]:
         """``"METHOD /path/template"`` for every operation, for error messages."""
         return [f"{method} {template}" for template, method, _ in self._by_id.values()]
+
+    def with_string_ids(self) -> SpecValidator:
+        """A validator for answers to ``Accept: application/json+canvas-string-ids``.
+
+        Canvas then sends every integer ``id`` and ``*_id`` as a string, a convention the spec
+        does not declare; this validator also accepts a string of digits for those properties.
+        """
+        if self._string_ids is None:
+            self._string_ids = SpecValidator(_accept_string_ids(self.spec))
+        return self._string_ids
 
     def operation(self, operation_id: str) -> dict[str, Any]:
         return self._by_id[operation_id][2]
@@ -322,6 +333,22 @@ class SpecValidator:
     def _errors(self, schema: Mapping[str, Any], value: Any) -> Iterable[str]:
         validator = Draft202012Validator(dict(schema), registry=self._registry)
         return [e.message for e in validator.iter_errors(value)]
+
+
+def _accept_string_ids(node: Any) -> Any:
+    """A copy of ``node`` where each integer ``id`` or ``*_id`` property also accepts a string of digits."""
+    if isinstance(node, list):
+        return [_accept_string_ids(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    out = {key: _accept_string_ids(value) for key, value in node.items()}
+    properties = out.get("properties")
+    if isinstance(properties, dict):
+        for name, schema in properties.items():
+            types = schema.get("type") if isinstance(schema, dict) else None
+            if (name == "id" or name.endswith("_id")) and (types == "integer" or "integer" in (types or [])):
+                properties[name] = {"anyOf": [schema, {"type": "string", "pattern": "^-?[0-9]+$"}]}
+    return out
 
 
 def _describe(schema: Mapping[str, Any]) -> str:

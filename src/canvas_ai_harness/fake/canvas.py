@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 import responses
 
+from canvas_ai_harness import rules
 from canvas_ai_harness.config import Target, Tokens
 from canvas_ai_harness.fake.calls import CallLog, FakeCall
 from canvas_ai_harness.fake.faults import FaultInjector
@@ -247,8 +248,11 @@ class FakeCanvas:
         response = self._call_service(ApiRequest(method, path, query, headers, body))
         answer_problems: tuple[Violation, ...] = ()
         if operation is not None:
+            validator = self.validator
+            if rules.CANVAS_STRING_IDS in headers.get("accept", ""):
+                validator = validator.with_string_ids()
             answer_problems = tuple(
-                self.validator.validate_response(
+                validator.validate_response(
                     operation.operation_id,
                     response.status,
                     {**response.headers, "content-type": response.content_type},

@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from canvas_ai_harness import rules
 from canvas_ai_harness.proxy.observe import Exchange, answer_label, digest
 from canvas_ai_harness.proxy.report import ConformanceReport, write_report
 from canvas_ai_harness.redact import Redactor
@@ -94,6 +95,12 @@ class Proxy:
         self._seq = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Start a new report; upstream connections stay open (tests reuse one proxy this way)."""
+        self.report = ConformanceReport(self.config.upstream.rstrip("/"), self.config.strict, self.redactor)
+        self._clients.clear()
+        self._seq = 0
+
     def _http(self) -> httpx.AsyncClient:
         # Created on first use so that it belongs to the serving event loop.
         if self._client is None:
@@ -149,7 +156,8 @@ class Proxy:
                 content_type, decoded = _content_type_and_body(out_headers, out_body)
                 answer = answer_label(out_status, content_type, out_body if decoded is None else decoded)
                 if operation is not None:
-                    response_problems = self._check_response(operation, out_status, out_headers, decoded)
+                    string_ids = rules.CANVAS_STRING_IDS in headers.get("accept", "")
+                    response_problems = self._check_response(operation, out_status, out_headers, decoded, string_ids)
                     if operation.operation_id == "createConversation" and out_status == 201:
                         created_id = _conversation_id(decoded)
 
@@ -200,11 +208,17 @@ class Proxy:
         return response.status_code, out, raw
 
     def _check_response(
-        self, operation: Operation, status: int, headers: list[tuple[bytes, bytes]], body: bytes | None
+        self,
+        operation: Operation,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes | None,
+        string_ids: bool,
     ) -> list[Violation]:
         if body is None:
             return [Violation("body", "compressed with an encoding the proxy cannot read; body not checked", "body")]
-        return self.validator.validate_response(operation.operation_id, status, _header_dict(headers), body)
+        validator = self.validator.with_string_ids() if string_ids else self.validator
+        return validator.validate_response(operation.operation_id, status, _header_dict(headers), body)
 
     def _client_label(self, headers: dict[str, str], query: str, body: bytes) -> str:
         """A stable label per token; the token itself stays in memory only, for redaction."""

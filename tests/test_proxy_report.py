@@ -1,0 +1,194 @@
+"""The conformance report: counts, answers met, client behaviour, files on exit, and never a token."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from canvas_ai_harness.mock import MockServer, world
+from canvas_ai_harness.proxy import ProxyConfig, ProxyServer, write_report
+from canvas_ai_harness.proxy.observe import BehaviourObserver, Exchange
+from fixtures.proxy import BASE, JSON, Proxied, Scripted
+from fixtures.servers import TLS
+
+STUDENT = {"Authorization": f"Bearer {world.STUDENT_TOKEN}"}
+TEACHER = {"Authorization": f"Bearer {world.TEACHER_TOKEN}"}
+
+
+def test_report_counts_requests_violations_and_answers(proxied: Proxied) -> None:
+    http = proxied.http
+    assert http.post(BASE, headers=STUDENT).status_code == 201
+    assert http.post(f"{BASE}/1/messages", headers=STUDENT, json={"message": "Light."}).status_code == 200
+    assert http.post(f"{BASE}/1/messages", headers=STUDENT, content=b'{"message": "x"}').status_code == 400
+    assert http.get(BASE).status_code == 401
+    assert http.put(f"{BASE}/1", headers=STUDENT).status_code == 404
+    assert http.get(BASE, headers=TEACHER).json() == {}
+
+    report = proxied.report.to_dict()
+    assert report["totals"] == {
+        "requests": 6,
+        "conforming_requests": 3,
+        "non_conforming_requests": 3,
+        "request_violations": 3,
+        "response_violations": 0,
+        "rejected": 0,
+    }
+    routes = report["routes"]
+    assert {name: r["requests"] for name, r in routes.items()} == {
+        "(no operation)": 1,
+        "createConversation": 1,
+        "getActiveConversation": 2,
+        "postMessage": 2,
+    }
+    assert routes["postMessage"]["request_violations"] == {"content-type": 1}
+    assert routes["getActiveConversation"]["request_violations"] == {"auth": 1}
+    assert routes["(no operation)"]["request_violations"] == {"method": 1}
+    assert report["answers_met"] == {"200": 1, "201": 1, "400": 1, "401": 1, "404": 1, "{}": 1}
+    assert report["answers_not_met"] == ["403", "403 throttled", "429", "503"]
+    assert [(v["request"], v["kind"]) for v in report["violations"]] == [
+        (3, "content-type"),
+        (4, "auth"),
+        (5, "method"),
+    ]
+    assert {v["client"] for v in report["violations"]} == {"client-1", "anonymous"}
+
+
+def test_tokens_never_appear_in_the_report_or_the_log(
+    proxied: Proxied, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    unknown = "7~unknownSecretTokenValue"
+    http = proxied.http
+    http.post(BASE, headers=STUDENT)
+    # The token inside a bad message ends up in the validator's message about it.
+    http.post(f"{BASE}/1/messages", headers=STUDENT, json={"message": [world.STUDENT_TOKEN]})
+    http.get(f"{BASE}?access_token={world.TEACHER_TOKEN}")
+    http.post(
+        f"{BASE}/1/messages",
+        content=f"message=&access_token={world.OTHER_STUDENT_TOKEN}".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    http.get(f"{BASE}/x", headers={"Authorization": f"Bearer {unknown}"})
+    paths = write_report(proxied.report, tmp_path / "report.json")
+    texts = [p.read_text() for p in paths] + [caplog.text, proxied.report.to_text()]
+    assert len(json.loads(texts[0])["violations"]) >= 3
+    for text in texts:
+        for token in (world.STUDENT_TOKEN, world.TEACHER_TOKEN, world.OTHER_STUDENT_TOKEN, unknown):
+            assert token not in text
+    assert "[REDACTED]" in texts[0]
+
+
+def _exchange(seq: int, answer: str, *, at: float, op: str = "createConversation", **kw: object) -> Exchange:
+    status = int(answer.split()[0]) if answer[0].isdigit() else 200
+    fields: dict[str, object] = {
+        "seq": seq,
+        "client": "client-1",
+        "method": "POST",
+        "path": BASE,
+        "operation_id": op,
+        "conversation_id": None,
+        "experience": "101/7",
+        "body_digest": "",
+        "started": at,
+        "finished": at + 0.01,
+        "status": status,
+        "answer": answer,
+    }
+    fields.update(kw)
+    return Exchange(**fields)  # type: ignore[arg-type]
+
+
+def _observe(*exchanges: Exchange, created: dict[int, str] | None = None) -> dict[str, int]:
+    observer = BehaviourObserver()
+    for exchange in exchanges:
+        observer.observe(exchange, (created or {}).get(exchange.seq))
+    observer.finish()
+    return {name: b.count for name, b in observer.behaviours.items() if b.count}
+
+
+def test_repeating_a_400_unchanged_is_a_problem() -> None:
+    assert _observe(_exchange(1, "400", at=0), _exchange(2, "400", at=1)) == {"retried-client-error": 1}
+
+
+def test_a_different_request_after_a_400_is_not_a_retry() -> None:
+    assert _observe(_exchange(1, "400", at=0), _exchange(2, "200", at=1, body_digest="other")) == {}
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind"), [pytest.param("503", "503", id="503"), pytest.param("403 throttled", "throttled", id="403")]
+)
+def test_retries_with_growing_waits_are_backoff(answer: str, kind: str) -> None:
+    found = _observe(_exchange(1, answer, at=0), _exchange(2, answer, at=0.2), _exchange(3, "201", at=0.6))
+    assert found == {f"retried-{kind}-with-backoff": 1}
+
+
+def test_immediate_retries_after_a_429_are_not_backoff() -> None:
+    found = _observe(_exchange(1, "429", at=0), _exchange(2, "429", at=0.011), _exchange(3, "429", at=0.022))
+    assert found == {"retried-throttled-without-backoff": 1}
+
+
+def test_not_retrying_a_503_is_noted() -> None:
+    assert _observe(_exchange(1, "503", at=0)) == {"gave-up-after-503": 1}
+
+
+def test_sending_to_a_conversation_the_client_closed_is_a_problem() -> None:
+    found = _observe(
+        _exchange(1, "201", at=0),
+        _exchange(2, "200", at=1, method="DELETE", op="deleteConversation", conversation_id="5"),
+        _exchange(3, "404", at=2, op="postMessage", conversation_id="5", path=f"{BASE}/5/messages"),
+        created={1: "5"},
+    )
+    assert found == {"used-closed-conversation": 1}
+
+
+def test_a_conversation_replaced_by_a_new_create_counts_as_closed() -> None:
+    found = _observe(
+        _exchange(1, "201", at=0),
+        _exchange(2, "200", at=1, op="postMessage", conversation_id="5", path=f"{BASE}/5/messages"),
+        _exchange(3, "201", at=2, body_digest="again"),
+        _exchange(4, "404", at=3, op="postMessage", conversation_id="5", path=f"{BASE}/5/messages", body_digest="x"),
+        created={1: "5", 3: "6"},
+    )
+    assert found == {"used-closed-conversation": 1}
+
+
+def test_two_creates_in_a_row_is_a_problem() -> None:
+    found = _observe(_exchange(1, "201", at=0), _exchange(2, "201", at=1, body_digest="second"))
+    assert found == {"double-create": 1}
+
+
+def test_backoff_is_seen_through_the_proxy(scripted: tuple[Scripted, Proxied]) -> None:
+    upstream, proxied = scripted
+    upstream.answer(503, json.dumps({"error": "The AI service is temporarily unavailable."}).encode(), [JSON])
+    upstream.answer(503, json.dumps({"error": "The AI service is temporarily unavailable."}).encode(), [JSON])
+    body = {"id": 1, "messages": [{"role": "User", "text": "p"}, {"role": "Assistant", "text": "q"}], "progress": None}
+    upstream.answer(201, json.dumps(body).encode(), [JSON])
+    for wait in (0.06, 0.12, 0.0):
+        status = proxied.http.post(BASE, headers=STUDENT).status_code
+        time.sleep(wait)
+    assert status == 201
+    [behaviour] = proxied.report.finish().to_dict()["behaviour"]
+    assert behaviour["name"] == "retried-503-with-backoff" and behaviour["verdict"] == "good"
+
+
+def test_max_requests_stops_the_proxy_and_writes_the_report(
+    mock_servers: dict[str, MockServer], tmp_path: Path
+) -> None:
+    mock = mock_servers["completed"]
+    mock.service.reset()
+    config = ProxyConfig(mock.url, max_requests=2, report_path=tmp_path / "out" / "report.json")
+    proxy = ProxyServer(config).start()
+    try:
+        with httpx.Client(base_url=proxy.url, verify=TLS) as http:
+            http.post(BASE, headers=STUDENT)
+            http.get(BASE, headers=STUDENT)
+        assert proxy.wait(timeout=10), "the proxy did not stop after --max-requests"
+    finally:
+        proxy.stop()
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert data["totals"]["requests"] == 2 and data["passed"]
+    assert "Requests: 2 (2 conforming" in (tmp_path / "out" / "report.txt").read_text()
+    assert (tmp_path / "out" / "report.html").read_text().startswith("<!doctype html>")
