@@ -90,7 +90,8 @@ def _expand(value: str, key: str, where: str, env: Mapping[str, str]) -> str:
 
 
 def _string(raw: Any, key: str, where: str, env: Mapping[str, str]) -> str:
-    if isinstance(raw, bool) or not isinstance(raw, str | int):
+    # An int longer than TOML's 64 bits can only come from code, and str() may refuse to print it.
+    if isinstance(raw, bool) or not isinstance(raw, str | int) or (isinstance(raw, int) and raw.bit_length() > 64):
         raise ConfigError(f'{where}: {key} must be a string, got {type(raw).__name__}; write {key} = "..."')
     value = _expand(str(raw), key, where, env).strip()
     if not value:
@@ -116,8 +117,12 @@ def parse_target(data: Mapping[str, Any], source: str = "<memory>", env: Mapping
             continue
         values[key] = _string(data[key], key, where, env)
 
-    url = urlsplit(values["base_url"])
-    if url.scheme not in ("http", "https") or not url.hostname:
+    try:
+        url = urlsplit(values["base_url"])
+        valid_url = url.scheme in ("http", "https") and bool(url.hostname) and url.port != 0
+    except ValueError:  # an unclosed IPv6 bracket, a port out of range...
+        valid_url = False
+    if not valid_url:
         raise ConfigError(
             f"{where}: base_url {values['base_url']!r} must be an http(s) URL such as http://127.0.0.1:8080"
         )
@@ -165,7 +170,8 @@ def load_target(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
 
 def _toml_string(value: str) -> str:
     # JSON's string escapes are a subset of TOML's basic-string escapes once non-ASCII is kept raw.
-    return json.dumps(value, ensure_ascii=False)
+    # TOML also forbids a raw DEL, which JSON leaves alone.
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def write_target(target: Target, path: str | os.PathLike[str]) -> None:
