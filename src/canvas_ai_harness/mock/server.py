@@ -97,8 +97,11 @@ class MockServer:
         return self
 
     def serve_forever(self) -> None:
-        """Serve in this thread until interrupted (uvicorn handles SIGINT and SIGTERM)."""
-        self._server.run(sockets=[self._socket])
+        """Serve in this thread until interrupted (uvicorn handles SIGINT and SIGTERM), then return."""
+        # uvicorn shuts down gracefully, then re-raises the SIGINT it caught: for a server that
+        # runs until Ctrl-C, that is the normal end, not an interruption (exit 0, not 130).
+        with contextlib.suppress(KeyboardInterrupt):
+            self._server.run(sockets=[self._socket])
 
     def stop(self) -> None:
         self._server.should_exit = True
