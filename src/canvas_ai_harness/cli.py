@@ -250,6 +250,119 @@ def proxy(
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
+def _parse_duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from canvas_ai_harness.load.safety import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@cli.command()
+@click.option(
+    "--target",
+    "target_path",
+    type=_FILE,
+    default=None,
+    envvar="CANVAS_AI_TARGET",
+    help="Target file; none: the embedded mock.",
+)
+@click.option(
+    "--users", default=20, type=click.IntRange(1), envvar="CANVAS_AI_LOAD_USERS", help="Simulated users (peak)."
+)
+@click.option(
+    "--spawn-rate",
+    default=5.0,
+    type=click.FloatRange(min=0.01),
+    envvar="CANVAS_AI_LOAD_SPAWN_RATE",
+    help="Users started per second.",
+)
+@click.option(
+    "--run-time", default="1m", callback=_parse_duration, envvar="CANVAS_AI_LOAD_RUN_TIME", help="e.g. 90s, 5m, 1h30m."
+)
+@click.option(
+    "--shape", type=click.Choice(["steady", "ramp", "spike", "soak"]), default="steady", envvar="CANVAS_AI_LOAD_SHAPE"
+)
+@click.option(
+    "--students", type=_FILE, default=None, envvar="CANVAS_AI_LOAD_STUDENTS", help="CSV: token or user_id [,role]."
+)
+@click.option(
+    "--thresholds", type=_FILE, default=None, envvar="CANVAS_AI_LOAD_THRESHOLDS", help="Thresholds file (TOML)."
+)
+@click.option(
+    "--processes",
+    default=0,
+    type=click.IntRange(0),
+    envvar="CANVAS_AI_LOAD_PROCESSES",
+    help="Workers (0: one process).",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("load-report"),
+    envvar="CANVAS_AI_LOAD_REPORT_DIR",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    envvar="CANVAS_AI_LOAD_ALLOW_HOST",
+    help="A non-loopback host you may load.",
+)
+@click.option(
+    "--max-users", default=10_000, type=click.IntRange(1), envvar="CANVAS_AI_LOAD_MAX_USERS", help="Cap on --users."
+)
+@click.option(
+    "--max-run-time",
+    default="4h",
+    callback=_parse_duration,
+    envvar="CANVAS_AI_LOAD_MAX_RUN_TIME",
+    help="Cap on --run-time.",
+)
+@click.option(
+    "--teachers",
+    type=click.IntRange(0),
+    default=None,
+    envvar="CANVAS_AI_LOAD_TEACHERS",
+    help="Teacher users [default: 1].",
+)
+@click.option(
+    "--think-scale",
+    default=1.0,
+    type=click.FloatRange(min=0),
+    envvar="CANVAS_AI_LOAD_THINK_SCALE",
+    help="0: no think time.",
+)
+@click.option("--contract-sample", default=0.05, type=click.FloatRange(0, 1), envvar="CANVAS_AI_LOAD_CONTRACT_SAMPLE")
+@click.option(
+    "--mock-llm-latency-ms",
+    "mock_latency",
+    default="1000:250",
+    callback=lambda c, p, v: _parse_latency(c, p, v) and v,
+    envvar="CANVAS_AI_LOAD_MOCK_LATENCY",
+    help="The embedded mock's AI time, MEAN[:JITTER] ms.",
+)
+@click.option("--seed", type=int, default=None, envvar="CANVAS_AI_SEED", help="Seed for the users' behaviour.")
+def load(
+    target_path: Path | None, run_time: float, max_run_time: float, allow_hosts: tuple[str, ...], **options: Any
+) -> int:
+    """Load-test a Canvas (or the embedded mock) with locust; exit 1 when a threshold is missed."""
+    from canvas_ai_harness.config import load_target
+    from canvas_ai_harness.load import LoadOptions, run_load
+
+    target = load_target(target_path) if target_path is not None else None
+    settings = LoadOptions(
+        target=target, run_time=run_time, max_run_time=max_run_time, allow_hosts=allow_hosts, **options
+    )
+    result = run_load(settings, echo=lambda line: click.echo(f"load: {line}", err=True))
+    click.echo(result.render())
+    return result.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script's entry point)."""
     try:

@@ -1,0 +1,324 @@
+"""``run_load``: one load run, with locust in subprocesses of its own, and its verdict.
+
+The calling process never imports locust (gevent's monkey-patching must not reach the CLI or
+pytest). ``run_load`` checks everything first: the caps, the thresholds file, the identities,
+and that the target host may be loaded (before anything is sent). Without a target it starts
+the embedded mock (``canvas-ai-harness mock``, realistic AI latency) in a subprocess. It then
+runs ``locust -f canvas_ai_harness/load/locustfile.py`` headless (``--processes N``: a master and
+N workers), echoes its progress lines, and reads the ``summary.json`` the master writes.
+
+Tokens never appear on a command line: the target handed to locust holds ``${ENV}``
+placeholders, and the tokens travel in the child's environment.
+
+On Ctrl-C the locust master gets one SIGINT: it stops its users, ends every conversation the
+run opened, writes its reports, and only then exits; ``run_load`` then raises
+``KeyboardInterrupt`` (the CLI's exit code 130).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from canvas_ai_harness.config import Target, load_target, write_target
+from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
+from canvas_ai_harness.load.identities import read_identity_csv, target_identities
+from canvas_ai_harness.load.plans import ShapePlan
+from canvas_ai_harness.load.report import PROGRESS_PREFIX, SUMMARY_FILE
+from canvas_ai_harness.load.safety import MAX_RUN_TIME, MAX_USERS, check_caps, check_host, format_duration
+from canvas_ai_harness.load.thresholds import load_thresholds
+from canvas_ai_harness.redact import Redactor
+
+__all__ = ["LoadOptions", "LoadResult", "run_load"]
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+EMBEDDED_LATENCY = "1000:250"
+_TOKEN_ENV = "CANVAS_AI_LOAD_TOKEN_"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    """One load run. ``target`` ``None``: start the embedded mock with ``mock_latency``."""
+
+    target: Target | None = None
+    users: int = 20
+    spawn_rate: float = 5.0
+    run_time: float = 60.0
+    shape: str = "steady"
+    students: Path | None = None
+    thresholds: Path | None = None
+    processes: int = 0
+    report_dir: Path = Path("load-report")
+    allow_hosts: tuple[str, ...] = ()
+    max_users: int = MAX_USERS
+    max_run_time: float = MAX_RUN_TIME
+    teachers: int | None = None  # None: one when the target has a teacher and there are 2+ users
+    think_scale: float = 1.0
+    contract_sample: float = 0.05
+    mock_latency: str = EMBEDDED_LATENCY
+    seed: int | None = None
+    extra_locust_args: tuple[str, ...] = ()  # shape knobs and other locustfile options, passed as they are
+
+
+@dataclass(slots=True)
+class LoadResult:
+    """What a run measured and its verdict; ``exit_code`` is 0 (passed) or 1 (a threshold missed)."""
+
+    summary: dict[str, Any]
+    report_dir: Path
+    missed: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.summary.get("verdict", {}).get("passed"))
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+    def render(self) -> str:
+        """A short human summary: totals, per-route figures, conversations, verdict."""
+        s = self.summary
+        totals, conv = s.get("totals", {}), s.get("conversations", {})
+        lines = [
+            f"requests {totals.get('requests', 0)} ({totals.get('rps', 0)}/s): ok {totals.get('ok', 0)}, "
+            f"throttled {totals.get('throttled', 0)}, AI 503 {totals.get('ai_unavailable', 0)}, "
+            f"contract {totals.get('contract', 0)}, errors {totals.get('error', 0)}",
+            f"{'route':<24}{'requests':>9}{'rps':>9}{'fail %':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}",
+        ]
+        for route, r in s.get("routes", {}).items():
+            lines.append(
+                f"{route:<24}{r['requests']:>9}{r['rps']:>9.2f}{100 * r['failure_rate']:>8.2f}"
+                f"{_ms(r.get('p50_ms')):>10}{_ms(r.get('p95_ms')):>10}{_ms(r.get('p99_ms')):>10}"
+            )
+        first = conv.get("time_to_first_reply", {})
+        lines.append(
+            f"conversations: {conv.get('started', 0)} started, {conv.get('completed', 0)} completed "
+            f"({conv.get('completed_per_minute', 0)}/min), {conv.get('left_open', 0)} left open; "
+            f"first reply p95 {_ms(first.get('p95_ms'))} ms"
+        )
+        cleanup = s.get("cleanup", {})
+        lines.append(
+            f"clean-up: {cleanup.get('closed', 0)} conversations ended, {cleanup.get('failed', 0)} could not be"
+        )
+        verdict = s.get("verdict", {})
+        lines += [f"  {line}" for line in verdict.get("missed", [])]
+        lines.append(f"verdict: {'PASS' if self.passed else 'FAIL'} (report in {self.report_dir})")
+        return "\n".join(lines)
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.1f}"
+
+
+def _teachers(options: LoadOptions, target: Target) -> int:
+    if options.teachers is not None:
+        return options.teachers
+    return 1 if target.tokens.teacher and options.users >= 2 else 0
+
+
+def _check_identities(options: LoadOptions, target: Target, embedded: bool, teachers: int) -> None:
+    """Refuse a run that would put two simulated users on one student (before starting anything)."""
+    if embedded or (options.students is None and _serves_mock(target)):
+        return  # the mock creates as many students as asked
+    if options.students is not None:
+        identities = read_identity_csv(options.students, target.tokens.admin)
+        where = f"--students {options.students}"
+    else:
+        identities = target_identities(target)
+        where = f"the target file {target.source}"
+    students = sum(1 for i in identities if i.role == "student")
+    needed = options.users - teachers
+    if needed > students:
+        raise ConfigError(
+            f"{options.users} users need {needed} student identities but {where} has {students}; "
+            "give a CSV of student tokens (or user ids with an admin token) with --students, or lower --users"
+        )
+
+
+def _serves_mock(target: Target) -> bool:
+    if not target.is_local():
+        return False
+    import httpx
+
+    try:
+        response = httpx.get(f"{target.base_url}/__harness__/health", timeout=3)
+        return response.status_code == 200 and bool(response.json().get("ok"))
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def _placeholder_target(target: Target, directory: Path) -> tuple[Path, dict[str, str]]:
+    """Write ``target`` with ``${ENV}`` placeholders for its tokens; return the file and the variables."""
+    env: dict[str, str] = {}
+    masked: dict[str, str] = {}
+    for item in dataclasses.fields(target.tokens):
+        value = getattr(target.tokens, item.name)
+        if value is not None:
+            var = f"{_TOKEN_ENV}{item.name.upper()}"
+            env[var] = value
+            masked[item.name] = f"${{{var}}}"
+    path = directory / "target.toml"
+    write_target(dataclasses.replace(target, tokens=dataclasses.replace(target.tokens, **masked)), path)
+    return path, env
+
+
+@contextlib.contextmanager
+def _embedded_mock(latency: str, directory: Path) -> Iterator[Target]:
+    """The mock Canvas in a subprocess of its own (never in this process), on a free loopback port."""
+    target_file = directory / "mock-target.toml"
+    log = (directory / "mock.log").open("w", encoding="utf-8")
+    command = [
+        sys.executable, "-m", "canvas_ai_harness", "mock", "--host", "127.0.0.1", "--port", "0",
+        "--llm-latency-ms", latency, "--write-target", str(target_file),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not target_file.exists() or not _serves_mock(load_target(target_file)):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise TargetUnreachable(f"the embedded mock did not start (see {directory / 'mock.log'})")
+            time.sleep(0.1)
+        yield load_target(target_file)
+    finally:
+        _stop(process, signal.SIGTERM, 10)
+        log.close()
+
+
+def _stop(process: subprocess.Popen[Any], sig: signal.Signals, grace: float) -> None:
+    """Stop a child this module started: ``sig`` first, SIGKILL to its process group after ``grace`` s."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(sig)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # its own session: only locust's workers are in it
+        process.wait(timeout=10)
+
+
+def _locust_command(options: LoadOptions, target_file: Path, host: str, teachers: int, report: Path) -> list[str]:
+    # --run-time is locust's own stop, a little after the shape's end, in case the shape never ends.
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+        "--host", host, "--users", str(options.users), "--spawn-rate", f"{options.spawn_rate:g}",
+        "--run-time", f"{math.ceil(options.run_time) + 10}s", "--shape-run-time", f"{options.run_time:g}",
+        "--loglevel", "INFO", "--exit-code-on-error", "0",
+        "--csv", str(report / "locust"), "--html", str(report / "locust.html"),
+        "--target", str(target_file), "--shape", options.shape, "--report-dir", str(report),
+        "--teachers", str(teachers), "--think-scale", f"{options.think_scale:g}",
+        "--contract-sample", f"{options.contract_sample:g}",
+        "--max-users", str(options.max_users), "--max-run-time", f"{options.max_run_time:g}",
+    ]  # fmt: skip
+    for host_name in options.allow_hosts:
+        command += ["--allow-host", host_name]
+    if options.students is not None:
+        command += ["--students", str(options.students)]
+    if options.thresholds is not None:
+        command += ["--thresholds", str(options.thresholds)]
+    if options.processes > 0:
+        command += ["--processes", str(options.processes)]
+    if options.seed is not None:
+        command += ["--harness-seed", str(options.seed)]
+    return command + list(options.extra_locust_args)
+
+
+def _pump(stream: TextIO, log: TextIO, echo: Callable[[str], None], redact: Redactor) -> None:
+    for line in stream:
+        log.write(line)
+        if line.startswith(PROGRESS_PREFIX):
+            echo(redact(line[len(PROGRESS_PREFIX) :].strip()))
+    log.flush()
+
+
+def run_load(options: LoadOptions, echo: Callable[[str], None] | None = None) -> LoadResult:
+    """Run one load test and return its result; raise ``HarnessError`` when it could not run."""
+    say = echo or (lambda line: None)
+    check_caps(options.users, options.run_time, options.max_users, options.max_run_time)
+    ShapePlan(options.shape, options.users, options.spawn_rate, options.run_time)  # validates the shape
+    if options.thresholds is not None:
+        load_thresholds(options.thresholds)
+    if options.target is not None:
+        check_host(options.target.base_url, options.allow_hosts)  # before anything is sent
+    report = options.report_dir
+    try:
+        report.mkdir(parents=True, exist_ok=True)
+        (report / SUMMARY_FILE).unlink(missing_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot write to --report-dir {report}: {exc.strerror}") from exc
+    with tempfile.TemporaryDirectory(prefix="canvas-ai-load-") as scratch, contextlib.ExitStack() as stack:
+        target = options.target
+        if target is None:
+            say(f"starting the embedded mock Canvas (AI latency {options.mock_latency} ms)")
+            target = stack.enter_context(_embedded_mock(options.mock_latency, Path(scratch)))
+        teachers = _teachers(options, target)
+        _check_identities(options, target, options.target is None, teachers)
+        return _run_locust(options, target, teachers, Path(scratch), say)
+
+
+def _run_locust(
+    options: LoadOptions, target: Target, teachers: int, scratch: Path, say: Callable[[str], None]
+) -> LoadResult:
+    report = options.report_dir
+    target_file, token_env = _placeholder_target(target, scratch)
+    command = _locust_command(options, target_file, target.base_url, teachers, report)
+    redact = Redactor(target.secrets())
+    processes = f", {options.processes} worker processes" if options.processes else ""
+    say(
+        f"{options.shape}: {options.users} users ({teachers} teachers), spawn {options.spawn_rate:g}/s, "
+        f"{format_duration(options.run_time)} against {target.base_url}{processes}"
+    )
+    env = {**os.environ, **token_env, "PYTHONUNBUFFERED": "1"}
+    log_path = report / "locust.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+            errors="replace", env=env, start_new_session=True,
+        )  # fmt: skip
+        assert process.stdout is not None
+        pump = threading.Thread(target=_pump, args=(process.stdout, log, say, redact), daemon=True)
+        pump.start()
+        # Spawning, clean-up (its own timeout) and the reports all fit in this margin.
+        limit = options.run_time + options.users / max(options.spawn_rate, 0.1) + 180
+        interrupted = False
+        try:
+            process.wait(timeout=limit)
+        except KeyboardInterrupt:
+            interrupted = True
+            say("interrupted: stopping users and ending the conversations the run opened...")
+            _stop(process, signal.SIGINT, 120)
+        except subprocess.TimeoutExpired:
+            say(f"locust did not stop within {limit:.0f} s; stopping it")
+            _stop(process, signal.SIGINT, 60)
+        finally:
+            if process.poll() is None:
+                _stop(process, signal.SIGTERM, 10)
+            pump.join(timeout=10)
+            process.stdout.close()
+    summary_path = report / SUMMARY_FILE
+    if not summary_path.exists():
+        tail = redact("".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines(True)[-15:]))
+        if interrupted:
+            raise KeyboardInterrupt
+        raise HarnessError(f"locust ended (exit {process.returncode}) without a summary; see {log_path}:\n{tail}")
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    result = LoadResult(summary, report, list(summary.get("verdict", {}).get("missed", [])))
+    if interrupted:
+        say(result.render())
+        raise KeyboardInterrupt
+    return result

@@ -1,0 +1,294 @@
+"""The simulated users: students chatting with the AI experience, and teachers reviewing them.
+
+Imported only by locust processes. Both are ``FastHttpUser``s (geventhttpclient) for throughput,
+each acting as one identity at a time, taken when it starts and given back when it stops.
+
+A **student** opens the chat as Canvas's UI does (``GET .../conversations``; ``POST`` when there is
+none, or sometimes to restart), takes a few turns (a geometric number, mean ``--turns-mean``),
+thinking before each in proportion to what it reads and types, then usually ends the
+conversation (``DELETE``) and sometimes just leaves it open. A **teacher** reviews conversations
+the run's students opened (``GET .../conversations/:id``) and keeps a preview conversation of
+its own. Every response is classified (``outcomes.py``), a sample is checked against the contract
+(``checks.py``), and every conversation a user opens is noted so clean-up can end it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import gevent
+from locust import task
+from locust.contrib.fasthttp import FastHttpUser
+from locust.exception import StopUser
+
+from canvas_ai_harness.load.behaviour import compose_message, draw_turns, think_seconds
+from canvas_ai_harness.load.identities import Identity
+from canvas_ai_harness.load.outcomes import AI_UNAVAILABLE, CONTRACT, ERROR, OK, THROTTLED, classify
+from canvas_ai_harness.load.runtime import Runtime, runtime
+
+__all__ = ["StudentUser", "TeacherUser"]
+
+_STARVED_PAUSE = 5.0  # seconds a user without an identity waits before asking again
+
+
+@dataclass(slots=True)
+class Reply:
+    """What a request came back with."""
+
+    status: int
+    body: bytes
+    outcome: str
+    millis: float
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == OK
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+class CanvasUser(FastHttpUser):
+    """A user acting as one Canvas identity; ``call`` sends, times, classifies and samples."""
+
+    abstract = True
+    canvas_role = "student"
+    insecure = False  # verify TLS: a staging Canvas has a real certificate
+    connection_timeout = 10.0
+    network_timeout = 120.0  # an AI reply can take long under load; a timeout is an error
+
+    def on_start(self) -> None:
+        self.rt: Runtime = runtime(self.environment)
+        self.rng = random.Random(self.rt.rng.random())
+        self.identity: Identity | None = None
+        if self.rt.host_refusal() or self.rt.refused:
+            raise StopUser()  # never send a request to a host the run may not load
+        while self.identity is None:
+            self.identity = self.rt.acquire(self.canvas_role)
+            if self.identity is None:
+                gevent.sleep(_STARVED_PAUSE)
+        self._headers = {"Authorization": self.identity.authorization, "Accept": "application/json"}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        self._query = f"?{urlencode(self.identity.params)}" if self.identity.params else ""
+
+    def on_stop(self) -> None:
+        identity = getattr(self, "identity", None)
+        if identity is not None:
+            self.rt.release(identity)
+            self.identity = None
+
+    @property
+    def base(self) -> str:
+        world = self.rt.world
+        assert world is not None, "identities come with the world: a user never runs without both"
+        return world.base_path
+
+    def pause(self, seconds: float) -> None:
+        if seconds > 0:
+            gevent.sleep(seconds)
+
+    def call(
+        self, operation: str, method: str, path: str, *, message: str | None = None, previous: bytes | None = None
+    ) -> Reply:
+        """Send one request named by its operationId; record and classify what came back."""
+        rt = self.rt
+        data = None if message is None else json.dumps({"message": message}, ensure_ascii=False)
+        headers = self._headers if data is None else self._json_headers
+        with self.client.request(
+            method, path + self._query, name=operation, data=data, headers=headers, catch_response=True
+        ) as response:
+            status = response.status_code or 0
+            body = response.content or b""
+            lower = _lower(response.headers) if status == 403 else None
+            outcome = classify(operation, status, body, lower)
+            problem = ""
+            if outcome in (OK, AI_UNAVAILABLE) and self.rng.random() < rt.sample_rate:
+                problems = rt.checker.check(
+                    operation, status, _lower(response.headers), body, previous=previous, sent=message
+                )
+                rt.metrics.record_contract(problems)
+                if problems:
+                    outcome, problem = CONTRACT, problems[0]
+            millis = float(response.request_meta["response_time"])
+            rt.metrics.record(operation, millis, outcome, time.time())
+            if outcome == OK:
+                response.success()
+            else:
+                response.failure(self._failure(operation, outcome, status, body, problem, response))
+        return Reply(status, body, outcome, millis)
+
+    def _failure(self, operation: str, outcome: str, status: int, body: bytes, problem: str, response: Any) -> str:
+        if outcome == THROTTLED:
+            return f"throttled: {status} Rate Limit Exceeded"
+        if outcome == AI_UNAVAILABLE:
+            return "AI service unavailable: 503"
+        if outcome == CONTRACT:
+            return f"contract: {self.rt.redact(problem)[:300]}"
+        if status == 0:
+            error = getattr(response, "error", None)
+            text = f"no response: {type(error).__name__ if error else 'connection failed'}"
+        else:
+            text = f"HTTP {status}"
+        detail = self.rt.redact(body[:200].decode("utf-8", "replace"))
+        self.rt.metrics.record_error(f"{operation}: {text} {detail}".strip())
+        assert outcome == ERROR
+        return text
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    if not headers:
+        return {}
+    return {str(k).lower(): str(v) for k, v in headers.items()}
+
+
+def _conversation_id(data: Any) -> int | None:
+    if not isinstance(data, dict):
+        return None
+    value = data.get("id")
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _transcript_length(data: Any) -> int:
+    messages = data.get("messages") if isinstance(data, dict) else None
+    return len(messages) if isinstance(messages, list) else 0
+
+
+class StudentUser(CanvasUser):
+    """A student having conversations with the AI experience (most users)."""
+
+    weight = 10
+
+    def wait_time(self) -> float:
+        low, high = self.rt.behaviour.session_pause
+        return self.rng.uniform(low, high) * self.rt.behaviour.think_scale
+
+    @task
+    def conversation(self) -> None:
+        rt, identity, behaviour = self.rt, self.identity, self.rt.behaviour
+        assert identity is not None
+        opened = time.perf_counter()
+        reply = self.call("getActiveConversation", "GET", self.base)
+        if not reply.ok:
+            return
+        data = reply.json()
+        conversation = _conversation_id(data)
+        rt.ledger.active_is(identity, conversation)
+        if conversation is None or self.rng.random() < behaviour.restart_rate:
+            if conversation is not None:
+                rt.metrics.conversations["restarted"] += 1
+            rt.ledger.creating(identity)
+            reply = self.call("createConversation", "POST", self.base)
+            if reply.outcome == THROTTLED:
+                rt.ledger.settled(identity)
+                return
+            if reply.outcome == AI_UNAVAILABLE:
+                rt.ledger.created(identity, None)  # Canvas closed the old one before failing
+                return
+            if reply.status != 201:
+                return  # uncertain: clean-up asks Canvas what is active
+            data = reply.json()
+            conversation = _conversation_id(data)
+            rt.ledger.created(identity, conversation)
+            if conversation is None:
+                rt.metrics.conversations["not_saved"] += 1  # the AI gave no id: Canvas did not save it
+                return
+            rt.metrics.conversations["started"] += 1
+            rt.metrics.first_reply.record((time.perf_counter() - opened) * 1000.0)
+            rt.note_conversation(conversation)
+        else:
+            rt.metrics.conversations["resumed"] += 1
+        self._turns(conversation, reply.body, _transcript_length(data))
+
+    def _turns(self, conversation: int, transcript: bytes, length: int) -> None:
+        rt, identity, behaviour = self.rt, self.identity, self.rt.behaviour
+        assert identity is not None
+        path = f"{self.base}/{conversation}"
+        done = max(0, (length - 2) // 2)
+        read = len(transcript) if length <= 2 else 200
+        for _ in range(draw_turns(self.rng, behaviour.turns_mean, behaviour.max_turns)):
+            text = compose_message(self.rng)
+            self.pause(think_seconds(self.rng, read, len(text), behaviour.think_scale))
+            reply = self.call("postMessage", "POST", f"{path}/messages", message=text, previous=transcript)
+            if reply.status == 404:
+                rt.ledger.closed(identity, conversation)  # closed elsewhere (or evicted)
+                return
+            if reply.ok:
+                done += 1
+                rt.metrics.record_turn(done, reply.millis)
+                read = max(0, len(reply.body) - len(transcript) - len(text.encode()))
+                transcript = reply.body
+        if self.rng.random() < behaviour.leave_rate:
+            rt.metrics.conversations["left_open"] += 1
+            return
+        reply = self.call("deleteConversation", "DELETE", path)
+        if reply.ok or reply.status == 404:
+            rt.ledger.closed(identity, conversation)
+        if reply.ok:
+            rt.metrics.conversations["completed"] += 1
+
+
+class TeacherUser(CanvasUser):
+    """A teacher: reviews the run's student conversations and keeps a preview conversation."""
+
+    canvas_role = "teacher"
+    fixed_count = 1  # set from --teachers when the run starts
+
+    def wait_time(self) -> float:
+        return self.rng.uniform(5.0, 20.0) * self.rt.behaviour.think_scale
+
+    @task
+    def act(self) -> None:
+        if not self.rt.recent or self.rng.random() < self.rt.behaviour.preview_rate:
+            self.preview()
+        else:
+            self.review()
+
+    def review(self) -> None:
+        conversation = self.rng.choice(self.rt.recent)
+        reply = self.call("getConversation", "GET", f"{self.base}/{conversation}")
+        if reply.ok:
+            self.pause(think_seconds(self.rng, len(reply.body) // 4, 0, self.rt.behaviour.think_scale))
+
+    def preview(self) -> None:
+        rt, identity = self.rt, self.identity
+        assert identity is not None
+        reply = self.call("getActiveConversation", "GET", self.base)
+        if not reply.ok:
+            return
+        conversation = _conversation_id(reply.json())
+        rt.ledger.active_is(identity, conversation)
+        transcript = reply.body
+        if conversation is None:
+            rt.ledger.creating(identity)
+            reply = self.call("createConversation", "POST", self.base)
+            if reply.outcome == THROTTLED:
+                rt.ledger.settled(identity)
+                return
+            if reply.outcome == AI_UNAVAILABLE:
+                rt.ledger.created(identity, None)
+                return
+            if reply.status != 201:
+                return
+            conversation = _conversation_id(reply.json())
+            rt.ledger.created(identity, conversation)
+            if conversation is None:
+                return
+            transcript = reply.body
+        text = compose_message(self.rng)
+        self.pause(think_seconds(self.rng, 200, len(text), self.rt.behaviour.think_scale))
+        reply = self.call(
+            "postMessage", "POST", f"{self.base}/{conversation}/messages", message=text, previous=transcript
+        )
+        if reply.status == 404:
+            rt.ledger.closed(identity, conversation)
