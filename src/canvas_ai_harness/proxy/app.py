@@ -297,6 +297,26 @@ def _rejection(problems: list[Violation]) -> bytes:
     return json.dumps(body, ensure_ascii=False).encode()
 
 
+class _ProxyApp(Starlette):
+    """Starlette for the local routes and the lifespan; all other traffic goes straight to the proxy.
+
+    Proxied requests skip Starlette's middleware and router: they gain nothing from them and
+    would pay for them on every request.
+    """
+
+    def __init__(self, proxy: Proxy, routes: list[Route], lifespan: Any) -> None:
+        super().__init__(routes=routes, lifespan=lifespan)
+        self.router.default = proxy
+        self.state.proxy = proxy
+        self._proxy = proxy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(CONTROL_PREFIX):
+            await self._proxy(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(proxy: Proxy) -> Starlette:
     """The proxy with its two local routes; stopping the app writes the report (see ``Proxy.aclose``)."""
 
@@ -311,13 +331,8 @@ def create_app(proxy: Proxy) -> Starlette:
         yield
         await proxy.aclose()
 
-    app = Starlette(
-        routes=[
-            Route(f"{CONTROL_PREFIX}/health", health, methods=["GET"]),
-            Route(f"{CONTROL_PREFIX}/report", report, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
-    app.router.default = proxy
-    app.state.proxy = proxy
-    return app
+    routes = [
+        Route(f"{CONTROL_PREFIX}/health", health, methods=["GET"]),
+        Route(f"{CONTROL_PREFIX}/report", report, methods=["GET"]),
+    ]
+    return _ProxyApp(proxy, routes, lifespan)

@@ -53,6 +53,7 @@ class ProxyServer:
                 self.app,
                 log_level="warning",
                 access_log=False,
+                proxy_headers=False,  # X-Forwarded-* are the client's business; pass them on, do not act on them
                 lifespan="on",
                 server_header=False,  # the upstream's Server and Date headers go through unchanged
                 date_header=False,
