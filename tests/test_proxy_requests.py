@@ -119,3 +119,25 @@ def test_strict_forwards_a_conforming_request(strict_proxied: Proxied) -> None:
     response = strict_proxied.http.post(BASE, headers=STUDENT)
     assert response.status_code == 201
     assert strict_proxied.report.passed
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body"),
+    [
+        pytest.param("POST", f"{BASE}/1/messages", {"Content-Type": "application/json"}, b"\xff\xfe", id="not-utf8"),
+        pytest.param(
+            "POST", f"{BASE}/1/messages", {"Content-Type": "application/json"}, b'{"message": ', id="bad-json"
+        ),
+        pytest.param("POST", f"{BASE}/1/messages", {"Content-Type": "text/csv"}, b"message,hi", id="csv"),
+        pytest.param("GET", f"{BASE}/%ff%00/..%2f", {}, b"", id="odd-encoding"),
+        pytest.param("OPTIONS", BASE, {}, b"", id="options"),
+        pytest.param("GET", f"{BASE}/{'9' * 40}", {}, b"", id="huge-id"),
+    ],
+)
+def test_odd_requests_are_flagged_never_a_proxy_error(
+    proxied: Proxied, method: str, path: str, headers: dict[str, str], body: bytes
+) -> None:
+    response = proxied.http.request(method, path, headers={**STUDENT, **headers}, content=body)
+    assert response.status_code < 500
+    report = proxied.report.to_dict()
+    assert report["totals"]["non_conforming_requests"] == 1 and report["totals"]["response_violations"] == 0
