@@ -145,7 +145,7 @@ _OPTIONS = ["--port", "--profile", "--llm-latency-ms", "--llm-failure-rate", "--
 _OPTIONS += ["--throttle", "--throttle-capacity", "--unauthorized-status", "--no-such-option", "-h"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(args=st.lists(st.sampled_from(_OPTIONS) | st.text(max_size=8), max_size=6))
 def test_any_mock_arguments_exit_0_or_2_without_a_traceback(
     capsys: pytest.CaptureFixture[str], no_server: list[MockConfig], args: list[str]

@@ -218,7 +218,7 @@ _values = st.text(st.characters(codec="utf-8"), min_size=1, max_size=20).filter(
 )
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     tokens=st.builds(Tokens, student=_values, other_student=st.none() | _values, teacher=st.none() | _values),
     sis=st.none() | _values,
@@ -253,14 +253,14 @@ _values_any = st.recursive(
 )
 
 
-@settings(max_examples=75)
+@settings(max_examples=50, deadline=None)
 @given(data=st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=10), _values_any, max_size=8))
 def test_parse_target_only_ever_raises_config_error(data: dict[str, Any]) -> None:
     with contextlib.suppress(ConfigError):
         parse_target(data, env={"HOME": "/root"})
 
 
-@settings(max_examples=80)
+@settings(max_examples=60, deadline=None)
 @given(
     data=st.fixed_dictionaries(
         {

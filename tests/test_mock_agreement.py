@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 def _schema(server: MockServer, *phases: str) -> Any:
     schema = schemathesis.openapi.from_path(SPEC)
     schema.config.update(base_url=server.url, headers=TEACHER, parameters=PINNED)
-    schema.config.generation.update(modes=[GenerationMode.POSITIVE], max_examples=8, database="none")
+    schema.config.generation.update(modes=[GenerationMode.POSITIVE], max_examples=6, database="none")
     schema.config.phases.update(phases=list(phases))
     # Canvas's DELETE closes a conversation and a teacher may still GET it (canvas-facts.md,
     # "destroy does not delete"), which schemathesis's use-after-free check takes for a bug.
@@ -51,7 +51,7 @@ lazy_schema = schemathesis.pytest.from_fixture("canvas_schema")
 
 
 @lazy_schema.parametrize()
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=6, deadline=None)
 def test_positive_fuzzing_finds_no_failure(case: Any) -> None:
     case.call_and_validate()
 
@@ -73,7 +73,14 @@ def test_following_the_spec_links_finds_no_failure(mock_servers: dict[str, MockS
             statuses[(case.operation.label, response.status_code)] += 1
 
     Machine.run(
-        settings=settings(max_examples=10, stateful_step_count=5, deadline=None, database=None, phases=[Phase.generate])
+        settings=settings(
+            max_examples=12,
+            stateful_step_count=5,
+            deadline=None,
+            database=None,
+            derandomize=True,  # the same scenarios each run, so the reach below is stable
+            phases=[Phase.generate],
+        )
     )
     reached = {label.split()[0] + " " + label.rsplit("/", 1)[-1] for (label, status) in statuses if status < 300}
     # Links were followed: the created conversation was shown, posted to and closed.

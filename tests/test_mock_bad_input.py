@@ -264,7 +264,7 @@ _requests = st.builds(
 )
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(requests=st.lists(_requests, min_size=1, max_size=4))
 def test_any_request_gets_a_json_or_plain_text_answer_below_500(requests: list[ApiRequest]) -> None:
     service = CanvasService(MockConfig(profile="ended"))

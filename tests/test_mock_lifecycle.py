@@ -162,6 +162,7 @@ def test_percentage_rounds_half_up(current: int, total: int, expected: int) -> N
     assert rules.percentage(current, total) == expected
 
 
+@settings(deadline=None)
 @given(total=st.integers(1, 10**6), data=st.data())
 def test_percentage_matches_decimal_round_half_up(total: int, data: st.DataObject) -> None:
     current = data.draw(st.integers(0, total))

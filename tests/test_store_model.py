@@ -130,7 +130,7 @@ class StoreMachine(RuleBasedStateMachine):
                 assert (found.id if found else None) == self._active_id(user, experience)
 
 
-StoreMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+StoreMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
 TestConversationStoreAgainstModel = StoreMachine.TestCase
 
 
