@@ -120,7 +120,10 @@ def test_two_worker_processes_never_share_an_identity(start_canvas: StartCanvas,
     assert active_conversations(canvas) == 0
 
 
-def test_ctrl_c_still_ends_every_conversation_the_run_opened(start_canvas: StartCanvas, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_run_still_ends_every_conversation_it_opened(
+    sig: signal.Signals, start_canvas: StartCanvas, tmp_path: Path
+) -> None:
     canvas = start_canvas(llm_latency=Latency(20, 5))
     target = tmp_path / "target.toml"
     write_target(canvas.target, target)
@@ -133,7 +136,7 @@ def test_ctrl_c_still_ends_every_conversation_the_run_opened(start_canvas: Start
             assert time.monotonic() < deadline, "the run never opened conversations"
             assert process.poll() is None, process.communicate()
             time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sig)
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:

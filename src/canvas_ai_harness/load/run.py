@@ -261,7 +261,11 @@ def run_load(options: LoadOptions, echo: Callable[[str], None] | None = None) ->
         (report / SUMMARY_FILE).unlink(missing_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot write to --report-dir {report}: {exc.strerror}") from exc
-    with tempfile.TemporaryDirectory(prefix="canvas-ai-load-") as scratch, contextlib.ExitStack() as stack:
+    with (
+        tempfile.TemporaryDirectory(prefix="canvas-ai-load-") as scratch,
+        contextlib.ExitStack() as stack,
+        _sigterm_as_interrupt(),
+    ):
         target = options.target
         if target is None:
             say(f"starting the embedded mock Canvas (AI latency {options.mock_latency} ms)")
@@ -269,6 +273,23 @@ def run_load(options: LoadOptions, echo: Callable[[str], None] | None = None) ->
         teachers = _teachers(options, target)
         _check_identities(options, target, options.target is None, teachers)
         return _run_locust(options, target, teachers, Path(scratch), say)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) stops the run like Ctrl-C: clean-up runs, no child is orphaned."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_locust(
