@@ -74,13 +74,16 @@ class FakeCanvas:
         self,
         base_url: str = DEFAULT_BASE_URL,
         *,
-        profile: Literal["completed", "ended"] = "completed",
+        profile: Literal["completed", "ended"] | None = None,
         config: MockConfig | None = None,
         check_requests: bool = True,
         validator: SpecValidator | None = None,
     ) -> None:
+        if config is not None and profile is not None:
+            raise ValueError("give profile or config (with its profile), not both")
         self.base_url = base_url.rstrip("/")
-        self.service = CanvasService(config or MockConfig(profile=profile, seed=0, record_calls=0))
+        config = config or MockConfig(profile=profile or "completed", seed=0, record_calls=0)
+        self.service = CanvasService(config)
         self.validator = validator or _shared_validator()
         self.check_requests = check_requests
         self.calls = CallLog()
