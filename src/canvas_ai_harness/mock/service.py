@@ -29,6 +29,8 @@ from canvas_ai_harness.mock.world import Course, Experience, User, World, defaul
 __all__ = ["ApiRequest", "ApiResponse", "Call", "CanvasService", "MockConfig"]
 
 JSON_TYPE = "application/json; charset=utf-8"
+# Built once: json.dumps() with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _PREFIX = r"^/api/v1/courses/(?P<course>[^/]+)/ai_experiences/(?P<exp>[^/]+)/conversations"
 _ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
     (re.compile(_PREFIX + r"(?:\.json)?$"), {"GET": "active", "POST": "create"}),
@@ -223,7 +225,9 @@ class CanvasService:
     def _params(self, request: ApiRequest) -> dict[str, Any]:
         """Canvas merges query, form and JSON parameters; the body wins over the query."""
         try:
-            params: dict[str, Any] = dict(parse_qsl(request.query, keep_blank_values=True, errors="strict"))
+            params: dict[str, Any] = {}
+            if request.query:
+                params.update(parse_qsl(request.query, keep_blank_values=True, errors="strict"))
             if request.body:
                 ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
                 text = request.body.decode("utf-8")
@@ -231,7 +235,9 @@ class CanvasService:
                     data = json.loads(text)
                     if isinstance(data, dict):
                         # A lone surrogate ("\ud800") parses but could never be sent back as UTF-8.
-                        json.dumps(data, ensure_ascii=False).encode("utf-8")
+                        # Only a \u escape can make one: the text itself decoded as strict UTF-8.
+                        if "\\u" in text:
+                            json.dumps(data, ensure_ascii=False).encode("utf-8")
                         params.update(data)
                 elif ctype == "application/x-www-form-urlencoded":
                     params.update(parse_qsl(text, keep_blank_values=True, errors="strict"))
@@ -401,7 +407,7 @@ class CanvasService:
     def _json(self, status: int, body: Any, request: ApiRequest, headers: dict[str, str] | None = None) -> ApiResponse:
         if rules.CANVAS_STRING_IDS in request.headers.get("accept", ""):
             body = rules.stringify_ids(body)
-        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        payload = _ENCODER.encode(body).encode()
         return ApiResponse(status, payload, JSON_TYPE, dict(headers or {}))
 
     def _record(self, request: ApiRequest, response: ApiResponse, user_id: int | None) -> None:
