@@ -191,7 +191,7 @@ class Proxy:
         raw_path: bytes = scope["raw_path"] or scope["path"].encode()
         query: bytes = scope["query_string"]
         url = self._base.copy_with(raw_path=self._prefix + raw_path + (b"?" + query if query else b""))
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP and k.lower() != b"host"]
+        headers = [(k, v) for k, v in _end_to_end(scope["headers"]) if k.lower() != b"host"]
         if any(k.lower() == b"transfer-encoding" for k, _ in scope["headers"]):
             # The body was chunked; it goes on whole, so it gets a length.
             headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
@@ -202,7 +202,7 @@ class Proxy:
             raw = b"".join([chunk async for chunk in response.aiter_raw()])
         finally:
             await response.aclose()
-        out = [(k, v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP]
+        out = _end_to_end(response.headers.raw)
         if not any(k.lower() == b"content-length" for k, _ in out):
             out.append((b"content-length", str(len(raw)).encode()))
         return response.status_code, out, raw
@@ -250,6 +250,12 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def _end_to_end(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The headers meant for the other end: hop-by-hop ones and those ``Connection`` names dropped."""
+    named = {t.strip().lower() for k, v in raw if k.lower() == b"connection" for t in v.split(b",")}
+    return [(k, v) for k, v in raw if k.lower() not in _HOP_BY_HOP and k.lower() not in named]
 
 
 def _header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
