@@ -363,6 +363,84 @@ def load(
     return result.exit_code
 
 
+@cli.command()
+@click.option(
+    "--target",
+    "target_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    envvar="CANVAS_AI_TARGET",
+    help="Target file (TOML). Without one, an embedded mock Canvas on a free port.",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(["completed", "ended", "auto"]),
+    default=None,
+    envvar="CANVAS_AI_PROFILE",
+    help="Behaviour set to expect; auto asks the target. Default: the target file's.",
+)
+@click.option(
+    "--max-examples",
+    default=10,
+    type=click.IntRange(1),
+    envvar="CANVAS_AI_MAX_EXAMPLES",
+    help="Generated cases per operation.",
+)
+@click.option("--seed", type=int, default=None, envvar="CANVAS_AI_SEED", help="Seed for a repeatable run.")
+@click.option(
+    "--junit-xml",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="CANVAS_AI_JUNIT_XML",
+    help="Write JUnit XML here (tokens redacted).",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    envvar="CANVAS_AI_REPORT_DIR",
+    help="Write contract-report.json and contract-summary.txt here.",
+)
+@click.option(
+    "--max-llm-calls",
+    type=click.IntRange(0),
+    default=None,
+    envvar="CANVAS_AI_MAX_LLM_CALLS",
+    help="AI calls (creates, post_messages) allowed; 0: no limit. Default: none on the mock, 150 otherwise.",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(0),
+    default=None,
+    envvar="CANVAS_AI_RATE_LIMIT",
+    help="Requests per second; 0: no limit. Default: none on the mock, 5 otherwise.",
+)
+def contract(
+    target_path: str | None,
+    profile: str | None,
+    max_examples: int,
+    seed: int | None,
+    junit_xml: Path | None,
+    report_dir: Path | None,
+    max_llm_calls: int | None,
+    rate_limit: float | None,
+) -> int:
+    """Check that a Canvas keeps the AI Conversations contract (exit 0 keeps, 1 breaks)."""
+    from canvas_ai_harness.contract.runner import run_contract
+    from canvas_ai_harness.contract.session import Settings
+
+    settings = Settings(
+        target_path=target_path,
+        profile=profile,
+        max_examples=max_examples,
+        seed=seed,
+        max_llm_calls=max_llm_calls,
+        rate_limit=rate_limit,
+        report_dir=report_dir,
+    )
+    return run_contract(settings, junit_xml=junit_xml).exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script's entry point)."""
     try:

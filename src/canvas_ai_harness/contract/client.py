@@ -1,0 +1,294 @@
+"""Every request of a contract run goes through one ``CanvasClient``.
+
+It sends as one of the target file's identities (or with no token, or an invalid one), keeps to
+the AI-call budget and the pace, retries when Canvas throttles (403/429 "Rate Limit Exceeded":
+slow down, never a failure), counts what it sent, and hands each answered ``Exchange`` to its
+observers (the rulebook), which may raise a ``ContractViolation``. ``curl()`` reproduces an
+exchange with the token shown as ``$CANVAS_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import unquote, urlencode, urlsplit
+
+import httpx
+
+from canvas_ai_harness import rules
+from canvas_ai_harness.config import Target
+from canvas_ai_harness.contract.limits import LLMBudget, MissingTargetField, Pacer, Throttled
+from canvas_ai_harness.errors import TargetUnreachable
+from canvas_ai_harness.redact import TOKEN_ENV, Redactor, curl_command
+from canvas_ai_harness.validation import Operation, SpecValidator
+
+__all__ = ["ANONYMOUS", "COSTLY_OPERATIONS", "INVALID", "CanvasClient", "Exchange", "is_throttled"]
+
+ANONYMOUS: Final = "anonymous"  # no token at all
+INVALID: Final = "invalid-token"  # a token Canvas does not know
+INVALID_TOKEN: Final = "canvas-ai-harness-not-a-token"  # not a secret: it opens nothing
+COSTLY_OPERATIONS: Final = frozenset({"createConversation", "postMessage"})  # each a real AI call
+_UNSET: Final[Any] = object()
+_DROPPED_HEADERS = frozenset({"user-agent", "accept-encoding", "connection", "content-length", "host"})
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One request the run sent and the answer Canvas gave (after any throttling retries)."""
+
+    identity: str
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: bytes
+    status: int
+    headers: dict[str, str]  # names lower-case
+    body: bytes
+    operation: Operation | None
+    response: httpx.Response
+    _parsed: Any = field(default=_UNSET, repr=False)
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    @property
+    def query(self) -> str:
+        return urlsplit(self.url).query
+
+    @property
+    def operation_id(self) -> str | None:
+        return self.operation.operation_id if self.operation else None
+
+    @property
+    def media_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def string_ids(self) -> bool:
+        """Whether the request asked for string ids (``Accept: application/json+canvas-string-ids``)."""
+        accept = next((v for k, v in self.request_headers.items() if k.lower() == "accept"), "")
+        return rules.CANVAS_STRING_IDS in accept
+
+    def param(self, name: str) -> str | None:
+        """A path parameter, percent-decoded."""
+        if self.operation is None or name not in self.operation.path_params:
+            return None
+        return unquote(self.operation.path_params[name])
+
+    def json(self) -> Any:
+        """The parsed JSON body, or ``None`` when the body is not JSON."""
+        if self._parsed is _UNSET:
+            self._parsed = None
+            if self.media_type == "application/json" or self.media_type.endswith("+json"):
+                try:
+                    self._parsed = json.loads(self.body)
+                except ValueError:
+                    self._parsed = None
+        return self._parsed
+
+    def describe(self) -> str:
+        query = f"?{self.query}" if self.query else ""
+        return f"{self.method} {self.path}{query} as {self.identity} -> {self.status}"
+
+
+def is_throttled(status: int, headers: Mapping[str, str], text: str) -> bool:
+    """Canvas's throttling answer: 403 (or 429 in some docs) in plain text, "Rate Limit Exceeded"."""
+    if status not in (403, 429):
+        return False
+    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    if media.endswith("json"):
+        return False  # 403 unauthorized, or profile ended's daily 429: answers to check, not to retry
+    return status == 429 or "rate limit exceeded" in text.lower() or headers.get("x-rate-limit-remaining") == "0.0"
+
+
+class CanvasClient:
+    """The run's HTTP client: identities, budget, pace, throttling retries, counting, observers."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        validator: SpecValidator,
+        redactor: Redactor,
+        budget: LLMBudget,
+        pacer: Pacer,
+        timeout: float = 60.0,
+        retry_base: float = 0.5,
+        max_retries: int = 6,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.target = target
+        self.validator = validator
+        self.redactor = redactor
+        self.budget = budget
+        self.pacer = pacer
+        self.retry_base = retry_base
+        self.max_retries = max_retries
+        self._sleep = sleep
+        self.http = httpx.Client(timeout=timeout, follow_redirects=False)
+        self.observers: list[Callable[[Exchange], None]] = []
+        self.sent = 0
+        self.by_operation: Counter[str] = Counter()
+        self.throttle_retries = 0
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- identities and paths -----------------------------------------------------------------
+    def token_for(self, identity: str) -> str | None:
+        """The token an identity sends; ``MissingTargetField`` when the target file has none."""
+        if identity == ANONYMOUS:
+            return None
+        if identity == INVALID:
+            return INVALID_TOKEN
+        token: str | None = getattr(self.target.tokens, identity)
+        if token is None:
+            raise MissingTargetField(f"tokens.{identity}")
+        return token
+
+    def path(
+        self,
+        conversation: int | str | None = None,
+        *,
+        messages: bool = False,
+        course: str | None = None,
+        experience: str | None = None,
+    ) -> str:
+        course = course or self.target.course_id
+        experience = experience or self.target.ai_experience_id
+        path = f"/api/v1/courses/{course}/ai_experiences/{experience}/conversations"
+        if conversation is not None:
+            path += f"/{conversation}"
+        return path + "/messages" if messages else path
+
+    # -- sending ------------------------------------------------------------------------------
+    def request(
+        self,
+        identity: str,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = _UNSET,
+        form: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        observe: bool = True,
+    ) -> Exchange:
+        """Send ``method path`` as ``identity``; a JSON body, a form, or none."""
+        all_headers = dict(headers or {})
+        body = b""
+        if json_body is not _UNSET:
+            body = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
+            all_headers.setdefault("Content-Type", "application/json")
+        elif form is not None:
+            body = urlencode(form).encode("ascii")
+            all_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        url = self.target.base_url + path
+        if params:
+            url += "?" + urlencode(params, doseq=True)
+        return self._send(identity, method, url, all_headers, body, observe)
+
+    def send_prepared(self, identity: str, kwargs: Mapping[str, Any]) -> Exchange:
+        """Send a request schemathesis prepared (``case.as_transport_kwargs()``) as ``identity``."""
+        headers = {k: str(v) for k, v in (kwargs.get("headers") or {}).items() if k.lower() not in _DROPPED_HEADERS}
+        body: bytes = b""
+        if "json" in kwargs:
+            body = json.dumps(kwargs["json"], ensure_ascii=False).encode("utf-8")
+        elif isinstance(kwargs.get("data"), Mapping | list):
+            body = urlencode(kwargs["data"], doseq=True).encode("ascii")
+        elif isinstance(kwargs.get("data"), str):
+            body = kwargs["data"].encode("utf-8")
+        elif isinstance(kwargs.get("data"), bytes):
+            body = kwargs["data"]
+        url = str(kwargs["url"])
+        if kwargs.get("params"):
+            url += ("&" if urlsplit(url).query else "?") + urlencode(kwargs["params"], doseq=True)
+        return self._send(identity, str(kwargs["method"]), url, headers, body, observe=True)
+
+    def _send(
+        self, identity: str, method: str, url: str, headers: dict[str, str], body: bytes, observe: bool
+    ) -> Exchange:
+        token = self.token_for(identity)
+        for name in [k for k in headers if k.lower() == "authorization"]:
+            del headers[name]
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        operation, _ = self.validator.match(method, urlsplit(url).path)
+        costly = operation is not None and operation.operation_id in COSTLY_OPERATIONS
+        if costly:
+            self.budget.charge()
+        try:
+            response = self._with_retries(method, url, headers, body, operation)
+        except BaseException:
+            if costly:
+                self.budget.refund()
+            raise
+        if costly and 400 <= response.status_code < 500:
+            self.budget.refund()  # refused before Canvas called its AI
+        exchange = Exchange(
+            identity,
+            method.upper(),
+            url,
+            headers,
+            body,
+            response.status_code,
+            {k.lower(): v for k, v in response.headers.items()},
+            response.content,
+            operation,
+            response,
+        )
+        if observe:
+            for observer in self.observers:
+                observer(exchange)
+        return exchange
+
+    def _with_retries(
+        self, method: str, url: str, headers: dict[str, str], body: bytes, operation: Operation | None
+    ) -> httpx.Response:
+        label = operation.operation_id if operation else "unmatched"
+        for attempt in range(self.max_retries + 1):
+            self.pacer.wait()
+            try:
+                response = self.http.request(method, url, headers=headers, content=body or None)
+            except httpx.TransportError as exc:
+                raise TargetUnreachable(
+                    f"{self.redactor(url)} stopped answering ({type(exc).__name__}: {self.redactor(str(exc))}); "
+                    "check that the target is up"
+                ) from exc
+            self.sent += 1
+            self.by_operation[label] += 1
+            if not is_throttled(response.status_code, response.headers, response.text):
+                self.pacer.answered(_float(response.headers.get("x-rate-limit-remaining")))
+                return response
+            self.throttle_retries += 1
+            self.pacer.throttled()
+            if attempt < self.max_retries:
+                self._sleep(min(30.0, self.retry_base * 2**attempt))
+        raise Throttled(
+            f"Canvas kept throttling {method} {urlsplit(url).path} after {self.max_retries} retries "
+            "(403/429 Rate Limit Exceeded); try a lower --rate-limit"
+        )
+
+    # -- reproduction -------------------------------------------------------------------------
+    def curl(self, exchange: Exchange) -> str:
+        """A ``curl`` line reproducing ``exchange``; the token comes from ``$CANVAS_TOKEN``."""
+        line = curl_command(
+            exchange.method, exchange.url, exchange.request_headers, exchange.request_body, self.redactor
+        )
+        if exchange.identity == INVALID:
+            return f"{TOKEN_ENV}={INVALID_TOKEN} {line}"
+        if exchange.identity == ANONYMOUS:
+            return line
+        return f"{line}  # {TOKEN_ENV}: the target's tokens.{exchange.identity}"
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None

@@ -1,0 +1,269 @@
+"""The pytest plugin behind ``contract_tests/`` (its ``conftest.py`` loads it).
+
+It adds the suite's options (``--target``, ``--profile``, ``--max-examples``, ``--seed``,
+``--max-llm-calls``, ``--rate-limit``, ``--report-dir``...), opens a ``ContractSession`` when the
+pytest session starts, orders the tests (fixed scenarios first, then the property-based
+explorations, then the stateful sequences, so that the AI-call budget serves the deterministic
+checks first), turns a ``CannotRun`` into a skip with its reason, raises the violations the
+explorations recorded, redacts tokens from every report, and at the end closes every
+conversation the run created, writes the JSON report and prints the summary, also after Ctrl-C.
+
+schemathesis builds its tests from a schema object when the test module is collected, so the
+module asks ``schema()`` for one made with this run's settings; ``current()`` is the session of
+the pytest run in progress.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from canvas_ai_harness.contract.checks import ContractViolation
+from canvas_ai_harness.contract.fuzz import OperationRunner, load_schema
+from canvas_ai_harness.contract.limits import CannotRun
+from canvas_ai_harness.contract.report import render_summary, write_reports
+from canvas_ai_harness.contract.scenario import Canvas
+from canvas_ai_harness.contract.session import PROFILE_OPTIONS, ContractSession, Outcome, Settings
+from canvas_ai_harness.errors import HarnessError
+
+__all__ = ["current", "last_session", "schema"]
+
+_SETTINGS = pytest.StashKey[Settings]()
+_EXPLORATION = pytest.StashKey[OperationRunner]()
+_CURRENT: ContractSession | None = None
+_LAST: ContractSession | None = None
+_SCHEMA: tuple[int, Any] | None = None
+
+
+def current() -> ContractSession:
+    """The contract session of the pytest run in progress."""
+    if _CURRENT is None:
+        raise RuntimeError("no contract session: run contract_tests with pytest (or canvas-ai-harness contract)")
+    return _CURRENT
+
+
+def last_session() -> ContractSession | None:
+    """The session of the last pytest run in this process (for the in-process runner)."""
+    return _LAST
+
+
+def schema() -> Any:
+    """The spec as a schemathesis schema, configured with this run's seed and ``--max-examples``."""
+    global _SCHEMA
+    session = current()
+    if _SCHEMA is None or _SCHEMA[0] != id(session):
+        settings = session.settings
+        _SCHEMA = (id(session), load_schema(settings.max_examples, session.seed, settings.max_steps))
+    return _SCHEMA[1]
+
+
+# -- options and session ------------------------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("canvas-ai-harness", "Canvas AI Conversations contract suite")
+    group.addoption(
+        "--target", default=None, help="target file (TOML); default $CANVAS_AI_TARGET, else an embedded mock Canvas"
+    )
+    group.addoption(
+        "--profile", default=None, choices=PROFILE_OPTIONS, help="profile to expect; default: the target file's"
+    )
+    group.addoption("--max-examples", type=int, default=10, help="generated examples per operation (default 10)")
+    group.addoption("--seed", type=int, default=None, help="seed for a repeatable run")
+    group.addoption(
+        "--max-llm-calls",
+        type=int,
+        default=None,
+        help="AI calls (creates and post_messages) the run may cause; 0: no limit (default: none on the mock, "
+        "150 otherwise)",
+    )
+    group.addoption(
+        "--rate-limit",
+        type=float,
+        default=None,
+        help="requests per second; 0: no limit (default: none on the mock, 5 otherwise)",
+    )
+    group.addoption("--max-steps", type=int, default=6, help="steps per stateful sequence (default 6)")
+    group.addoption("--report-dir", default=None, help="write contract-report.json and contract-summary.txt here")
+    group.addoption("--retry-base", type=float, default=0.5, help=argparse.SUPPRESS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _LAST
+    _LAST = None
+    config.addinivalue_line("markers", "canvas_check(*names): the contract checks a scenario is about")
+    config.addinivalue_line("markers", "canvas_stage(n): order of a stage of the suite (0: scenarios first)")
+    opt = config.option
+    try:
+        config.stash[_SETTINGS] = Settings(
+            target_path=opt.target,
+            profile=opt.profile,
+            max_examples=opt.max_examples,
+            seed=opt.seed,
+            max_llm_calls=opt.max_llm_calls,
+            rate_limit=opt.rate_limit,
+            max_steps=opt.max_steps,
+            report_dir=Path(opt.report_dir) if opt.report_dir else None,
+            retry_base=opt.retry_base,
+        )
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _CURRENT, _LAST
+    try:
+        _CURRENT = ContractSession.open(session.config.stash[_SETTINGS])
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    _LAST = _CURRENT
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if _CURRENT is None:
+        return None
+    s = _CURRENT
+    return f"contract target: {s.target.base_url}; profile {s.profile_name} ({s.profile_source}); seed {s.seed}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def stage(item: pytest.Item) -> int:
+        marker = item.get_closest_marker("canvas_stage")
+        return int(marker.args[0]) if marker else 0
+
+    items.sort(key=stage)  # stable: each stage keeps its file order
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def contract() -> ContractSession:
+    """The run's ``ContractSession``."""
+    return current()
+
+
+@pytest.fixture(scope="session")
+def canvas(contract: ContractSession) -> Canvas:
+    """The target, in Canvas's vocabulary; every answer is judged by the rulebook."""
+    return Canvas(contract)
+
+
+@pytest.fixture
+def explore(request: pytest.FixtureRequest, contract: ContractSession) -> Callable[[Any], None]:
+    """Send one schemathesis case through the run's client (pins, budget, rulebook, negative data)."""
+
+    def run(case: Any) -> None:
+        runner = request.node.stash.get(_EXPLORATION, None)
+        if runner is None:
+            runner = OperationRunner(contract, case.operation.definition.raw["operationId"])
+            request.node.stash[_EXPLORATION] = runner
+        runner.run(case)
+
+    return run
+
+
+# -- running ------------------------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    result = yield
+    runner = item.stash.get(_EXPLORATION, None)
+    if runner is not None:
+        runner.finish()  # a violation the exploration recorded, or why it stopped early
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    session = _CURRENT
+    error = call.excinfo.value if call.excinfo is not None else None
+    violation: dict[str, Any] | None = None
+    incomplete = False
+    if isinstance(error, CannotRun):
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {error.reason}")
+        incomplete = error.incomplete
+    elif isinstance(error, ContractViolation):
+        report.longrepr = error.render()
+        violation = error.to_dict()
+        report.user_properties.append(("checks", ",".join(error.check_names)))
+    if session is not None:
+        if isinstance(report.longrepr, tuple):
+            path, line, message = report.longrepr
+            report.longrepr = (path, line, session.redactor(message))
+        elif report.longrepr is not None:
+            report.longrepr = session.redactor(str(report.longrepr))
+        report.sections = [(title, session.redactor(content)) for title, content in report.sections]
+        _record(session, item, report, violation, incomplete)
+    return report
+
+
+def _record(
+    session: ContractSession, item: pytest.Item, report: pytest.TestReport, violation: Any, incomplete: bool
+) -> None:
+    """Keep how each test ended, for the summary and the JSON report."""
+    if report.when != "call" and report.outcome == "passed":
+        return
+    reason = ""
+    if isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+    elif report.longrepr is not None and report.outcome != "passed":
+        lines = str(report.longrepr).strip().splitlines()
+        reason = lines[-1][:300] if lines else ""
+    existing = next((o for o in session.outcomes if o.nodeid == report.nodeid), None)
+    if existing is not None:  # an error while tearing down a test that already ended
+        existing.outcome, existing.reason = "error", existing.reason or reason
+        return
+    outcome = report.outcome if report.when == "call" or report.outcome == "skipped" else "error"
+    marker = item.get_closest_marker("canvas_check")
+    label = getattr(item, "operation_label", None)
+    operation = None
+    if isinstance(label, str) and " " in label:
+        matched, _ = session.validator.match(*label.split(" ", 1))
+        operation = matched.operation_id if matched else label
+    session.outcomes.append(
+        Outcome(
+            report.nodeid,
+            outcome,
+            tuple(marker.args) if marker else (),
+            operation,
+            reason,
+            incomplete,
+            violation,
+            report.duration,
+        )
+    )
+
+
+# -- the end ------------------------------------------------------------------------------------
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _CURRENT
+    contract = _CURRENT
+    if contract is None:
+        return
+    contract.interrupted = contract.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED
+    try:
+        contract.close()
+    finally:
+        directory = contract.settings.report_dir
+        if directory is not None:
+            write_reports(contract, directory)
+        _CURRENT = None
+    if exitstatus == pytest.ExitCode.OK and contract.incomplete:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a check the user asked for could not run
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    xml = getattr(config.option, "xmlpath", None)
+    if xml and _LAST is not None and Path(xml).is_file():
+        path = Path(xml)
+        path.write_text(_LAST.redactor(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _LAST is not None:
+        terminalreporter.write_sep("=", "canvas-ai-harness contract")
+        terminalreporter.write_line(render_summary(_LAST))

@@ -1,0 +1,255 @@
+"""One contract run: the target, its profile, the client, the rulebook, and what happened.
+
+``ContractSession.open(settings)`` resolves the target (``--target``, else ``CANVAS_AI_TARGET``,
+else an embedded mock Canvas on a free port), checks that it answers, settles the profile
+(``--profile``, else the target file's; ``auto`` asks the target), and builds the client and
+rulebook every check uses. ``close()`` ends every conversation the run created, also after
+Ctrl-C, and stops the embedded mock.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from canvas_ai_harness import rules
+from canvas_ai_harness.config import TARGET_ENV, Target, load_target
+from canvas_ai_harness.contract.client import CanvasClient
+from canvas_ai_harness.contract.ledger import Ledger
+from canvas_ai_harness.contract.limits import CannotRun, LLMBudget, Pacer
+from canvas_ai_harness.contract.rulebook import Results, Rulebook
+from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
+from canvas_ai_harness.redact import Redactor
+from canvas_ai_harness.validation import SpecValidator
+
+__all__ = ["DEFAULT_LIVE_LLM_CALLS", "DEFAULT_LIVE_RATE", "ContractSession", "Outcome", "Settings"]
+
+PROFILE_OPTIONS = ("completed", "ended", "auto")
+DEFAULT_LIVE_LLM_CALLS = 150  # AI calls a run may cause on a target that is not the mock
+DEFAULT_LIVE_RATE = 5.0  # requests per second on a target that is not the mock
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The options of a contract run. ``None`` means "the default for this kind of target"."""
+
+    target_path: str | None = None
+    profile: str | None = None  # completed, ended, auto; None: the target file's
+    max_examples: int = 10
+    seed: int | None = None
+    max_llm_calls: int | None = None  # 0: no limit
+    rate_limit: float | None = None  # requests per second; 0: no limit
+    max_steps: int = 6
+    report_dir: Path | None = None
+    retry_base: float = 0.5  # seconds before the first retry of a throttled request
+
+    def __post_init__(self) -> None:
+        if self.profile is not None and self.profile not in PROFILE_OPTIONS:
+            raise ConfigError(f"--profile {self.profile!r} is not one of {', '.join(PROFILE_OPTIONS)}")
+        for name in ("max_examples", "max_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.max_llm_calls is not None and self.max_llm_calls < 0:
+            raise ConfigError("--max-llm-calls must be 0 (no limit) or more")
+        if self.rate_limit is not None and self.rate_limit < 0:
+            raise ConfigError("--rate-limit must be 0 (no limit) or more")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How one test of the suite ended."""
+
+    nodeid: str
+    outcome: str  # passed, failed, skipped, error
+    checks: tuple[str, ...] = ()
+    operation: str | None = None
+    reason: str = ""  # why it was skipped, or the error
+    incomplete: bool = False  # skipped because the run could not do it (budget, throttling)
+    violation: dict[str, Any] | None = None
+    duration: float = 0.0
+
+
+@dataclass(slots=True)
+class Cleanup:
+    created: int = 0
+    closed: int = 0
+    already_closed: int = 0
+    left_open: list[int] = field(default_factory=list)
+
+
+class ContractSession:
+    """Everything one contract run shares: target, profile, client, ledger, rulebook, results."""
+
+    def __init__(self, settings: Settings, target: Target, *, embedded: Any = None, is_mock: bool = False) -> None:
+        self.settings = settings
+        self.target = target
+        self.embedded = embedded  # the MockServer this run started, if any
+        self.is_mock = is_mock
+        self.started = time.time()
+        self.seed = settings.seed if settings.seed is not None else int.from_bytes(os.urandom(4), "big")
+        self.redactor = Redactor(target.secrets())
+        self.validator = SpecValidator()
+        limit = settings.max_llm_calls
+        if limit is None:
+            limit = 0 if is_mock else DEFAULT_LIVE_LLM_CALLS
+        rate = settings.rate_limit
+        if rate is None:
+            rate = 0.0 if is_mock else DEFAULT_LIVE_RATE
+        self.budget = LLMBudget(limit or None)
+        self.client = CanvasClient(
+            target,
+            validator=self.validator,
+            redactor=self.redactor,
+            budget=self.budget,
+            pacer=Pacer(rate or None),
+            retry_base=settings.retry_base,
+        )
+        self.ledger = Ledger()
+        self.results = Results()
+        self.outcomes: list[Outcome] = []
+        self.cleanup = Cleanup()
+        self.interrupted = False
+        self.explorations_left = 6  # five operations' property-based tests and the stateful sequences
+        self.unsent = 0  # generated cases not sent, to stay within the AI-call budget
+        self.profile_name = target.profile
+        self.profile_source = "target file" if target.source != "<mock>" else "the embedded mock's"
+        if settings.profile in rules.PROFILES:
+            self.profile_name, self.profile_source = settings.profile, "--profile"
+        self.profile = rules.PROFILES[self.profile_name]
+        self.rulebook = self._rulebook()
+
+    @classmethod
+    def open(cls, settings: Settings) -> ContractSession:
+        """Resolve and reach the target, start the embedded mock if there is none, settle the profile."""
+        path = settings.target_path or os.environ.get(TARGET_ENV) or None
+        if path is not None:
+            target = load_target(path)
+            reach(target)
+            session = cls(settings, target, is_mock=target.is_local() and _is_mock(target))
+        else:
+            from canvas_ai_harness.mock import MockConfig, MockServer
+
+            mock_profile = settings.profile if settings.profile in rules.PROFILES else "completed"
+            server = MockServer(MockConfig(profile=mock_profile, seed=settings.seed)).start()
+            session = cls(settings, server.target(), embedded=server, is_mock=True)
+        if settings.profile == "auto":
+            try:
+                session.detect_profile()
+            except BaseException:
+                session.close()
+                raise
+        return session
+
+    def _rulebook(self) -> Rulebook:
+        rulebook = Rulebook(self.target, self.profile, self.validator, self.ledger, self.results, self.client.curl)
+        self.client.observers = [rulebook]
+        return rulebook
+
+    # -- profile ------------------------------------------------------------------------------
+    def detect_profile(self) -> None:
+        """``--profile auto``: create a conversation, end it, and read the profile off the answers."""
+        client = self.client
+        created = client.request("student", "POST", client.path(), observe=False)
+        body = created.json()
+        cid = body.get("id") if isinstance(body, dict) else None
+        if created.status not in (200, 201) or not isinstance(cid, int):
+            raise ConfigError(
+                f"--profile auto: create answered {created.status} without an id, so the profile cannot be "
+                "detected; pass --profile completed or --profile ended"
+            )
+        self.ledger.created("student", self.target.course_id, self.target.ai_experience_id, cid)
+        ended = client.request("student", "DELETE", client.path(cid), observe=False)
+        if 200 <= ended.status < 300:
+            self.ledger.destroyed(cid)
+        answer = ended.json()
+        for name, profile in rules.PROFILES.items():
+            if answer == {"message": profile.destroy_message}:
+                self.profile_name = name
+                self.profile_source = f'detected: destroy answered "{profile.destroy_message}"'
+                self.profile = profile
+                self.rulebook = self._rulebook()
+                return
+        said = self.redactor(ended.body.decode("utf-8", "replace"))[:200]
+        raise ConfigError(
+            f"--profile auto: destroy answered {ended.status} {said}, which matches no known profile; "
+            "pass --profile completed or --profile ended"
+        )
+
+    # -- the end ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """End every conversation the run created, then stop the embedded mock. Safe to call twice."""
+        try:
+            self._end_conversations()
+        finally:
+            self.client.close()
+            if self.embedded is not None:
+                self.embedded.stop()
+                self.embedded = None
+
+    def _end_conversations(self) -> None:
+        self.cleanup.created = len(self.ledger.conversations)
+        pending = self.ledger.to_close()
+        self.cleanup.already_closed = self.cleanup.created - len(pending)
+        client = self.client
+        for index, record in enumerate(pending):
+            try:
+                path = client.path(record.id, course=record.course_ref, experience=record.experience_id)
+                answer = client.request(record.owner, "DELETE", path, observe=False)
+                if answer.status == 404:
+                    self.cleanup.already_closed += 1  # its owner can no longer reach it: closed already
+                elif 200 <= answer.status < 300:
+                    self.cleanup.closed += 1
+                else:
+                    self.cleanup.left_open.append(record.id)
+            except KeyboardInterrupt:
+                self.interrupted = True
+                self.cleanup.left_open += [r.id for r in pending[index:]]
+                return
+            except (CannotRun, HarnessError):
+                self.cleanup.left_open.append(record.id)
+
+    # -- results ------------------------------------------------------------------------------
+    @property
+    def failed(self) -> bool:
+        return any(o.outcome in ("failed", "error") for o in self.outcomes)
+
+    @property
+    def incomplete(self) -> bool:
+        return any(o.incomplete for o in self.outcomes)
+
+    @property
+    def duration(self) -> float:
+        return time.time() - self.started
+
+
+def reach(target: Target, timeout: float = 10.0) -> None:
+    """Check that something answers HTTP at the target; ``TargetUnreachable`` in one line if not.
+
+    The probe carries no token and touches no conversation: Canvas answers it 401 (or 404).
+    """
+    url = f"{target.base_url}/api/v1/courses/{target.course_id}/ai_experiences/{target.ai_experience_id}/conversations"
+    try:
+        httpx.get(url, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise TargetUnreachable(
+            f"cannot reach the target at {target.base_url} ({type(exc).__name__}); check base_url in "
+            f"{target.source} and that the server is up"
+        ) from exc
+
+
+def _is_mock(target: Target) -> bool:
+    """Whether a local target is this harness's mock (it then needs no AI budget and no pacing)."""
+    try:
+        answer = httpx.get(f"{target.base_url}/__harness__/health", timeout=5.0)
+        return answer.status_code == 200 and answer.json().get("ok") is True
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
+
+
+def report_path(directory: Path | None, name: str) -> Path | None:
+    return None if directory is None else Path(directory) / name
