@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["canvas_ai_harness", "canvas_ai_harness.mock"]
+PACKAGES = ["canvas_ai_harness", "canvas_ai_harness.mock", "canvas_ai_harness.proxy", "canvas_ai_harness.fake"]
 
 
 @pytest.mark.parametrize("package", PACKAGES)

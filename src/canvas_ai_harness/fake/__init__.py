@@ -7,6 +7,6 @@ fixture this package registers) a fixture. See ``fake/canvas.py`` for what it ch
 from __future__ import annotations
 
 from canvas_ai_harness.fake.calls import CallLog, FakeCall
-from canvas_ai_harness.fake.canvas import DEFAULT_BASE_URL, FakeCanvas, NonConformingRequest
+from canvas_ai_harness.fake.canvas import FakeCanvas, NonConformingRequest
 
-__all__ = ["DEFAULT_BASE_URL", "CallLog", "FakeCall", "FakeCanvas", "NonConformingRequest"]
+__all__ = ["CallLog", "FakeCall", "FakeCanvas", "NonConformingRequest"]
