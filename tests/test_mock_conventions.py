@@ -110,6 +110,22 @@ def test_string_ids_accept_header_turns_every_id_into_a_string(canvas: Canvas, a
         assert all(isinstance(m["id"], str) for m in shown["messages"])
 
 
+def test_canvas_ui_flow_with_its_accept_header(canvas: Canvas) -> None:
+    """What Canvas's own chat UI does (canvas-facts.md, "Third-party code that calls these routes")."""
+    ui = {"Accept": f"{STRING_IDS}, application/json"}
+    assert canvas.call("GET", canvas.path(), headers=ui).json() == {}
+    first = canvas.call("POST", canvas.path(), headers=ui)  # no body
+    assert first.status_code == 201
+    cid = first.json()["id"]
+    for turn in ("Plants use sunlight", "They make sugar from it"):
+        posted = canvas.call("POST", canvas.path(cid, messages=True), json={"message": turn}, headers=ui).json()
+        assert posted["id"] == cid and posted["messages"][-2]["text"] == turn
+    assert canvas.call("GET", canvas.path(), headers=ui).json() == posted
+    restarted = canvas.call("POST", canvas.path(), headers=ui).json()  # "restart"
+    assert restarted["id"] != cid and len(restarted["messages"]) == 2
+    assert canvas.call("GET", canvas.path(), headers=ui).json()["id"] == restarted["id"]
+
+
 def test_stringify_ids_is_recursive_and_leaves_other_values_alone() -> None:
     body = {
         "id": 1,

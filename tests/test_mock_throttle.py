@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 import pytest
@@ -44,6 +45,19 @@ def test_each_user_has_a_bucket_of_their_own(start_canvas: StartCanvas) -> None:
     assert canvas.call("GET", canvas.path(), "teacher").status_code == 200
     assert canvas.call("GET", canvas.path(), None).status_code == 401  # anonymous: a bucket per address
     assert canvas.call("GET", canvas.path(), None).status_code == 403
+
+
+def test_header_names_arrive_lower_case(start_canvas: StartCanvas) -> None:
+    canvas = start_canvas(throttle=ONE_AT_A_TIME)
+    request = f"GET {canvas.path()} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer mock-student-token\r\n"
+    with socket.create_connection((canvas.server.host, canvas.server.port), timeout=5) as sock:
+        sock.sendall(request.encode() + b"Connection: close\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head and (chunk := sock.recv(4096)):
+            head += chunk
+    names = [line.split(b":")[0] for line in head.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]]
+    assert b"x-request-cost" in names and b"x-rate-limit-remaining" in names
+    assert names == [name.lower() for name in names]
 
 
 def test_cost_headers_are_absent_without_throttling(start_canvas: StartCanvas) -> None:
