@@ -205,7 +205,7 @@ class SpecValidator:
         return [
             Violation(
                 "auth",
-                "no token: send 'Authorization: Bearer <token>' (or an access_token query parameter)",
+                "no token: send an Authorization header with a Bearer token (or an access_token query parameter)",
                 "header.Authorization",
             )
         ]
