@@ -26,7 +26,15 @@ from canvas_ai_harness.errors import TargetUnreachable
 from canvas_ai_harness.redact import TOKEN_ENV, Redactor, curl_command
 from canvas_ai_harness.validation import Operation, SpecValidator
 
-__all__ = ["ANONYMOUS", "COSTLY_OPERATIONS", "INVALID", "CanvasClient", "Exchange", "is_throttled"]
+__all__ = [
+    "ANONYMOUS",
+    "COSTLY_OPERATIONS",
+    "INVALID",
+    "CanvasClient",
+    "Exchange",
+    "KeepingPlaceholder",
+    "is_throttled",
+]
 
 ANONYMOUS: Final = "anonymous"  # no token at all
 INVALID: Final = "invalid-token"  # a token Canvas does not know
@@ -94,6 +102,21 @@ class Exchange:
     def describe(self) -> str:
         query = f"?{self.query}" if self.query else ""
         return f"{self.method} {self.path}{query} as {self.identity} -> {self.status}"
+
+
+class KeepingPlaceholder(Redactor):
+    """A ``Redactor`` that leaves ``Bearer $CANVAS_TOKEN`` alone.
+
+    A reproduction line reads its token from ``$CANVAS_TOKEN``; ``Redactor`` takes any word after
+    "Bearer" for a token, so redacting a report that quotes such a line would hide the variable.
+    """
+
+    _PLACEHOLDER = f"Bearer ${TOKEN_ENV}"
+
+    def __call__(self, text: str) -> str:
+        return self._PLACEHOLDER.join(
+            super(KeepingPlaceholder, self).__call__(part) for part in text.split(self._PLACEHOLDER)
+        )
 
 
 def is_throttled(status: int, headers: Mapping[str, str], text: str) -> bool:

@@ -135,6 +135,7 @@ def build_report(session: ContractSession) -> dict[str, Any]:
         ],
         "failures": [dict(o.violation, test=o.nodeid) for o in session.outcomes if o.violation],
         "errors": [{"test": o.nodeid, "error": o.reason} for o in session.outcomes if o.outcome == "error"],
+        "notes": session.notes,
     }
     return _redacted(report, session.redactor)  # type: ignore[no-any-return]
 
@@ -204,6 +205,8 @@ def render_summary(session: ContractSession) -> str:
     if incomplete:
         lines += ["", "Could not run"]
         lines += [f"  - {o.nodeid}: {o.reason}" for o in incomplete]
+    if session.notes:
+        lines += ["", "Notes"] + [f"  - {note}" for note in session.notes]
     budget, cleanup = session.budget, session.cleanup
     limit = "no limit" if budget.limit is None else f"limit {budget.limit}"
     lines += [

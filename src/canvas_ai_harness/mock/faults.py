@@ -14,6 +14,7 @@ it). A fault with a ``profile`` only makes sense in that profile.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ FAULTS: Final[dict[str, Fault]] = {
     # leaked fields
     "llm-id-in-create": Fault("leaked field", "create returns llm_conversation_id", "llm-id-not-leaked"),
     "llm-id-in-post": Fault("leaked field", "post_message returns llm_conversation_id", "llm-id-not-leaked"),
+    "token-in-auth-errors": Fault(
+        "leaked field", "401 and 403 error bodies echo the caller's token", "body-matches-schema"
+    ),
     # lifecycle
     "create-keeps-previous-active": Fault(
         "lifecycle", "create leaves the caller's previous conversation active", "create-closes-previous"
@@ -111,6 +115,9 @@ FAULTS: Final[dict[str, Fault]] = {
         "input", "non-ASCII text is stored as mojibake (UTF-8 read as Latin-1)", "user-text-unchanged"
     ),
     "long-message-truncated": Fault("input", "messages are truncated to 2000 characters", "user-text-unchanged"),
+    "message-list-accepted": Fault(
+        "input", "a JSON list as message is joined into text and accepted", "negative-data-rejected"
+    ),
     "form-message-dropped": Fault("input", "a form-encoded message is ignored (400)", "non-blank-message-accepted"),
     "no-length-limit": Fault(
         "input", "messages over 4000 characters are accepted", "profile-message-limit", profile="ended"
@@ -182,7 +189,20 @@ class FaultyCanvasService(CanvasService):
             response.headers.pop("WWW-Authenticate", None)
         if "destroy-returns-204" in self.faults and request.method == "DELETE" and response.status == 200:
             response.status, response.body = 204, b""
+        if "token-in-auth-errors" in self.faults and response.status in (401, 403):
+            self._echo_token(request, response)
         return response
+
+    @staticmethod
+    def _echo_token(request: ApiRequest, response: ApiResponse) -> None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            body = json.loads(response.body)
+        except ValueError:
+            return
+        if isinstance(body, dict) and scheme.lower() == "bearer":
+            body["token"] = token.strip()
+            response.body = json.dumps(body).encode()
 
     def _dispatch(self, request: ApiRequest) -> tuple[ApiResponse, int | None]:
         refs = _PATH_REFS.match(request.path)
@@ -256,6 +276,8 @@ class FaultyCanvasService(CanvasService):
         message = ctx.params.get("message")
         if isinstance(message, str):
             ctx.params["message"] = self._mangle(message)
+        elif isinstance(message, list) and "message-list-accepted" in self.faults:
+            ctx.params["message"] = " ".join(map(str, message))
         status, body, delay = super()._post_message(ctx)
         if "empty-assistant-reply" in self.faults:
             conv = self.store.get(body["id"])

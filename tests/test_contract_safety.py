@@ -1,0 +1,155 @@
+"""Safe against a live Canvas: the AI-call budget holds, throttling slows the run down and is
+never a failure, every conversation the run created is ended (also after Ctrl-C), and an
+interrupted run still writes its reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from canvas_ai_harness.config import write_target
+from canvas_ai_harness.contract.client import is_throttled
+from canvas_ai_harness.contract.limits import BudgetExhausted, LLMBudget, Pacer
+from canvas_ai_harness.mock import Latency, MockServer, ThrottleConfig
+from fixtures.contract import RunContract
+
+AI_ROUTES = ("/conversations", "/messages")
+
+
+def _ai_calls(server: MockServer) -> int:
+    """Requests the mock answered that reached its fake AI (creates and post_messages)."""
+    return sum(
+        1
+        for c in server.service.calls
+        if c.method == "POST" and c.path.endswith(AI_ROUTES) and (200 <= c.status < 300 or c.status == 503)
+    )
+
+
+def test_a_run_ends_every_conversation_it_created(
+    contract_run: RunContract, mock_canvas: Callable[..., MockServer]
+) -> None:
+    server = mock_canvas()
+
+    run = contract_run(
+        server, modules=("test_lifecycle.py", "test_transcript.py", "test_visibility.py", "test_references.py")
+    )
+
+    assert run.code == 0, run.output
+    assert server.service.store.active_count == 0
+    cleanup = run.report["cleanup"]
+    assert cleanup["conversations_created"] > 10 and cleanup["left_open"] == []
+
+
+def test_the_ai_call_budget_is_never_exceeded(
+    contract_run: RunContract, mock_canvas: Callable[..., MockServer]
+) -> None:
+    server = mock_canvas()
+
+    run = contract_run(server, modules=("test_transcript.py", "test_input.py"), max_llm_calls=6)
+
+    assert _ai_calls(server) <= 6
+    assert run.report["llm_calls"] == {"used": 6, "limit": 6, "generated_cases_not_sent": 0}
+    assert run.code == 1  # checks the user asked for could not run
+    assert "Could not run" in run.summary and "--max-llm-calls" in run.summary
+    assert server.service.store.active_count == 0
+
+
+def test_generated_cases_stay_within_their_share_of_the_budget(
+    contract_run: RunContract, mock_canvas: Callable[..., MockServer]
+) -> None:
+    server = mock_canvas()
+
+    run = contract_run(server, modules=("test_operations.py",), max_llm_calls=12, max_examples=5)
+
+    assert run.code == 0, run.output
+    assert _ai_calls(server) <= 12
+    assert run.report["llm_calls"]["generated_cases_not_sent"] > 0
+    assert "generated cases not sent to stay within it" in run.summary
+
+
+def test_throttling_is_retried_and_never_reported_as_a_break(
+    contract_run: RunContract, mock_canvas: Callable[..., MockServer]
+) -> None:
+    # Each request costs 200 of a 1000-unit bucket (400 while in flight), which drains 2000 units a
+    # second: five quick requests overflow it, while X-Rate-Limit-Remaining still looks comfortable.
+    server = mock_canvas(throttle=ThrottleConfig(capacity=1000, outflow=2000, upfront=400, cost=200))
+
+    run = contract_run(server, modules=("test_lifecycle.py", "test_transcript.py"))
+
+    assert run.code == 0, run.output
+    assert run.report["requests"]["throttled_retries"] > 0
+    assert any(c.status == 403 for c in server.service.calls)
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body", "throttled"),
+    [
+        pytest.param(403, "text/plain", "403 Forbidden (Rate Limit Exceeded)", True, id="canvas-403"),
+        pytest.param(429, "text/plain", "429 Too Many Requests (Rate Limit Exceeded)", True, id="docs-429"),
+        pytest.param(403, "application/json", '{"status": "unauthorized"}', False, id="forbidden-json"),
+        pytest.param(429, "application/json", '{"code": "rate_limited"}', False, id="daily-limit-json"),
+        pytest.param(200, "text/plain", "Rate Limit Exceeded", False, id="ok"),
+    ],
+)
+def test_throttling_is_told_from_contract_answers(status: int, content_type: str, body: str, throttled: bool) -> None:
+    assert is_throttled(status, {"content-type": content_type}, body) is throttled
+
+
+def test_the_budget_charges_refunds_and_stops_at_its_limit() -> None:
+    budget = LLMBudget(2)
+    budget.charge()
+    budget.charge()
+    budget.refund()
+    budget.charge()
+
+    with pytest.raises(BudgetExhausted, match="--max-llm-calls"):
+        budget.charge()
+    assert (budget.used, budget.remaining, budget.share(2)) == (2, 0, 0)
+    assert LLMBudget(None).share(3) is None
+
+
+def test_the_pacer_spaces_requests_and_slows_down_after_throttling() -> None:
+    now = [0.0]
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(round(seconds, 3))
+        now[0] += seconds
+
+    pacer = Pacer(4.0, clock=lambda: now[0], sleep=sleep)
+    pacer.wait()
+    pacer.wait()
+    pacer.throttled()
+    pacer.wait()
+
+    assert pauses == [0.25, 0.5]
+
+
+def test_an_interrupted_run_writes_its_reports_and_ends_its_conversations(
+    tmp_path: Path, mock_canvas: Callable[..., MockServer]
+) -> None:
+    server = mock_canvas(llm_latency=Latency(30.0))
+    write_target(server.target(), tmp_path / "target.toml")
+    command = [sys.executable, "-m", "canvas_ai_harness", "contract", "--target", str(tmp_path / "target.toml")]
+    command += ["--report-dir", str(tmp_path / "reports"), "--junit-xml", str(tmp_path / "junit.xml"), "--seed", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ})
+    deadline = time.monotonic() + 120
+    while _ai_calls(server) < 5 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+
+    assert process.returncode == 130, output.decode()
+    report = json.loads((tmp_path / "reports" / "contract-report.json").read_text())
+    assert report["outcome"] == "interrupted" and report["exit_code"] == 130
+    assert (tmp_path / "junit.xml").is_file()
+    assert server.service.store.active_count == 0
+    assert report["cleanup"]["left_open"] == []
