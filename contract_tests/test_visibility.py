@@ -56,10 +56,10 @@ def test_who_may_see_what(canvas: Canvas, identity: str, route: str, check: str)
     with canvas.judging(check):
         if route == A:
             canvas.active(identity)
+        elif route == C and identity in ("student", "other_student", "teacher"):
+            canvas.create(identity)
         elif route == C:
-            canvas.create(identity) if identity in ("student", "other_student", "teacher") else canvas.call(
-                identity, "POST", canvas.path()
-            )
+            canvas.call(identity, "POST", canvas.path())
         elif route == S:
             canvas.show(conversation, identity=identity)
         elif route == P:

@@ -4,6 +4,8 @@ anywhere (output, JUnit, JSON report, curl lines), and the documented exit codes
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -123,3 +125,23 @@ def test_a_failing_run_exits_1_and_a_passing_one_0(
     assert (broken.code, kept.code) == (1, 0)
     assert broken.report["exit_code"] == 1 and "Result: FAIL" in broken.summary
     assert kept.report["exit_code"] == 0 and "Result: PASS" in kept.summary
+
+
+def test_a_target_that_stops_answering_mid_run_ends_it_with_exit_2(
+    contract_run: RunContract, mock_canvas: Callable[..., MockServer]
+) -> None:
+    server = mock_canvas()
+
+    def stop_after_some_calls() -> None:
+        while len(server.service.calls) < 20:
+            time.sleep(0.01)
+        server.stop()
+
+    stopper = threading.Thread(target=stop_after_some_calls, daemon=True)
+    stopper.start()
+    run = contract_run(server, modules=("test_visibility.py", "test_input.py"))
+    stopper.join(timeout=10)
+
+    assert run.code == 2
+    assert run.report["exit_code"] == 2
+    assert "Result: UNREACHABLE:" in run.summary and "stopped answering" in run.summary

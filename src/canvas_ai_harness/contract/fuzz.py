@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection
 from canvas_ai_harness.contract.checks import CHECKS, ContractViolation, Finding
 from canvas_ai_harness.contract.client import COSTLY_OPERATIONS, Exchange
 from canvas_ai_harness.contract.limits import BudgetExhausted, CannotRun
+from canvas_ai_harness.contract.rulebook import is_blank_message
 from canvas_ai_harness.spec import spec_path
 
 if TYPE_CHECKING:
@@ -72,11 +73,10 @@ def negative_data_rejected(ctx: Any, response: Any, case: Any) -> bool | None:
     """
     meta = case.meta
     negative = {loc for loc, info in meta.components.items() if info.mode.is_negative} if meta else set()
-    if 200 <= response.status_code < 300 and negative <= {ParameterLocation.BODY} and isinstance(case.body, dict):
-        from canvas_ai_harness.contract.rulebook import _blank
-
-        if "message" in case.body and _blank(case.body["message"]) is False:
-            return None
+    accepted = 200 <= response.status_code < 300 and negative <= {ParameterLocation.BODY}
+    body = case.body if isinstance(case.body, dict) else {}
+    if accepted and "message" in body and is_blank_message(body["message"]) is False:
+        return None
     result: bool | None = negative_data_rejection(ctx, response, case)
     return result
 
@@ -127,9 +127,11 @@ class _Exploration:
         if not self.affordable(operation_id):
             self.unsent += 1
             return None
+        costly = operation_id in COSTLY_OPERATIONS
         try:
             exchange = self.session.client.send_prepared(identity, kwargs)
         except ContractViolation as violation:
+            self.spent += costly
             self.violation = violation
             return None
         except BudgetExhausted:
@@ -138,9 +140,7 @@ class _Exploration:
         except CannotRun as stop:
             self.stopped = stop
             return None
-        finally:
-            if operation_id in COSTLY_OPERATIONS:
-                self.spent += 1
+        self.spent += costly
         return exchange
 
     def check_negative(self, case: Any, exchange: Exchange, negative: bool) -> None:

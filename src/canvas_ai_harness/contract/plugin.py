@@ -28,7 +28,7 @@ from canvas_ai_harness.contract.limits import CannotRun
 from canvas_ai_harness.contract.report import render_summary, write_reports
 from canvas_ai_harness.contract.scenario import Canvas
 from canvas_ai_harness.contract.session import PROFILE_OPTIONS, ContractSession, Outcome, Settings
-from canvas_ai_harness.errors import HarnessError
+from canvas_ai_harness.errors import HarnessError, TargetUnreachable
 
 __all__ = ["current", "last_session", "schema"]
 
@@ -181,6 +181,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     error = call.excinfo.value if call.excinfo is not None else None
     violation: dict[str, Any] | None = None
     incomplete = False
+    if isinstance(error, TargetUnreachable) and session is not None:
+        session.unreachable = str(error)
+        item.session.shouldstop = "the target stopped answering"  # every further check would fail alike
     if isinstance(error, CannotRun):
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {error.reason}")
@@ -243,7 +246,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     contract = _CURRENT
     if contract is None:
         return
-    contract.interrupted = contract.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED
+    stopped = exitstatus == pytest.ExitCode.INTERRUPTED and contract.unreachable is None  # Ctrl-C
+    contract.interrupted = contract.interrupted or stopped
     try:
         contract.close()
     finally:
@@ -253,6 +257,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         _CURRENT = None
     if exitstatus == pytest.ExitCode.OK and contract.incomplete:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a check the user asked for could not run
+    if contract.unreachable is not None:
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR  # 2, as when the target is unreachable at the start
 
 
 @pytest.hookimpl(trylast=True)

@@ -23,18 +23,22 @@ __all__ = ["REPORT_NAME", "SUMMARY_NAME", "build_report", "exit_code", "render_s
 
 REPORT_NAME = "contract-report.json"
 SUMMARY_NAME = "contract-summary.txt"
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def exit_code(session: ContractSession) -> int:
     if session.interrupted:
         return EXIT_INTERRUPTED
+    if session.unreachable:
+        return EXIT_UNREACHABLE
     return EXIT_FAILED if session.failed or session.incomplete else EXIT_OK
 
 
 def verdict(session: ContractSession) -> str:
     if session.interrupted:
         return "INTERRUPTED: the run stopped early; what ran is reported"
+    if session.unreachable:
+        return f"UNREACHABLE: {session.unreachable}"
     if session.failed:
         return "FAIL: the target broke the contract"
     if session.incomplete:

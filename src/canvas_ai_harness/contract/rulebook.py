@@ -28,7 +28,7 @@ from canvas_ai_harness.contract.client import ANONYMOUS, INVALID, Exchange
 from canvas_ai_harness.contract.ledger import ConversationRecord, Ledger, covered_objectives
 from canvas_ai_harness.validation import SpecValidator
 
-__all__ = ["UNKNOWN_COURSE", "UNKNOWN_EXPERIENCE", "Results", "Rulebook", "sent_message"]
+__all__ = ["UNKNOWN_COURSE", "UNKNOWN_EXPERIENCE", "Results", "Rulebook", "is_blank_message", "sent_message"]
 
 A, C, S, P, D = "getActiveConversation", "createConversation", "getConversation", "postMessage", "deleteConversation"
 MANAGERS: Final = frozenset({"teacher", "admin"})
@@ -89,7 +89,7 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _blank(value: Any) -> bool | None:
+def is_blank_message(value: Any) -> bool | None:
     """Whether Canvas treats ``message`` as missing: True, False, or None when it is not plain."""
     if value is _UNKNOWN:
         return None
@@ -318,7 +318,7 @@ class Rulebook:
 
     def _conversation(self, ex: Exchange, v: _Verdicts, experience: str) -> None:
         op, status, got = ex.operation_id, ex.status, f"{ex.status} {_snippet(ex)}"
-        blank = _blank(sent_message(ex)) if op == P else None
+        blank = is_blank_message(sent_message(ex)) if op == P else None
         if blank and 200 <= status < 300:
             v.judge("blank-message-400", False, got, f"400 {json.dumps(rules.BLANK_MESSAGE)}")
         cid = _int_id(ex.param("id"))
@@ -353,7 +353,7 @@ class Rulebook:
     def _message(self, ex: Exchange, v: _Verdicts) -> None:
         """post_message to a conversation the caller may reach: the message decides the answer."""
         value = sent_message(ex)
-        blank = _blank(value)
+        blank = is_blank_message(value)
         got = f"{ex.status} {_snippet(ex)}"
         accepted = ex.status in (200, 503) or self._daily_limit(ex)
         if blank:

@@ -26,7 +26,7 @@ import pytest
 from canvas_ai_harness.config import TARGET_ENV, load_target
 from canvas_ai_harness.contract import plugin
 from canvas_ai_harness.contract.report import EXIT_INTERRUPTED, exit_code
-from canvas_ai_harness.contract.session import ContractSession, Settings, reach
+from canvas_ai_harness.contract.session import ContractSession, Settings, prepare_report_dir, reach
 from canvas_ai_harness.errors import ConfigError, HarnessError
 
 __all__ = ["ContractResult", "run_contract", "suite_path"]
@@ -70,6 +70,7 @@ def run_contract(
     path = settings.target_path or os.environ.get(TARGET_ENV) or None
     if path is not None:
         reach(load_target(path))
+    prepare_report_dir(settings.report_dir)
     suite = suite_path()
     unknown = [m for m in modules if not (suite / m).is_file()]
     if unknown:
@@ -105,10 +106,14 @@ def run_contract(
     finally:
         _forget_suite_modules(suite, before)
     session = plugin.last_session()
-    if code == pytest.ExitCode.INTERRUPTED:
-        return ContractResult(EXIT_INTERRUPTED, session)
-    if session is None or code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+    if session is None:
+        if code == pytest.ExitCode.INTERRUPTED:
+            return ContractResult(EXIT_INTERRUPTED, None)
         raise ConfigError(f"the contract suite could not start (pytest exit code {int(code)}; see above)")
+    if session.interrupted or session.unreachable:
+        return ContractResult(exit_code(session), session)
+    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+        raise ConfigError(f"the contract suite could not run (pytest exit code {int(code)}; see above)")
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         return ContractResult(EXIT_USAGE, session)
     return ContractResult(exit_code(session), session)

@@ -64,7 +64,8 @@ class Canvas:
                 return int(body["id"])
             if answer.status == 429:
                 raise DailyLimitReached(f"{identity} hit Canvas's daily AI limit (429 rate_limited)")
-            if answer.status != 503 and not (answer.status == 201 and body.get("id") is None):
+            unsaved = answer.status == 201 and isinstance(body, dict) and body.get("id") is None
+            if answer.status != 503 and not unsaved:  # 503 and a null id: the AI service, try again
                 break
         raise CannotRun(f"could not start a conversation as {identity} (last answer {answer.status})")
 

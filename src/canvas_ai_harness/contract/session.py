@@ -116,6 +116,7 @@ class ContractSession:
         self.explorations_left = 6  # five operations' property-based tests and the stateful sequences
         self.unsent = 0  # generated cases not sent, to stay within the AI-call budget
         self.notes: list[str] = []  # what the summary should mention that is neither pass nor fail
+        self.unreachable: str | None = None  # why the run stopped, if the target stopped answering
         self.profile_name = target.profile
         self.profile_source = "target file" if target.source != "<mock>" else "the embedded mock's"
         if settings.profile in rules.PROFILES:
@@ -126,6 +127,7 @@ class ContractSession:
     @classmethod
     def open(cls, settings: Settings) -> ContractSession:
         """Resolve and reach the target, start the embedded mock if there is none, settle the profile."""
+        prepare_report_dir(settings.report_dir)
         path = settings.target_path or os.environ.get(TARGET_ENV) or None
         if path is not None:
             target = load_target(path)
@@ -225,6 +227,16 @@ class ContractSession:
     @property
     def duration(self) -> float:
         return time.time() - self.started
+
+
+def prepare_report_dir(directory: Path | None) -> None:
+    """Create ``--report-dir`` now, so that a bad one is a usage error rather than lost reports."""
+    if directory is None:
+        return
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--report-dir {directory}: cannot create it ({exc.strerror})") from exc
 
 
 def reach(target: Target, timeout: float = 10.0) -> None:
