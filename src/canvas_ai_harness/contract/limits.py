@@ -16,7 +16,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["BudgetExhausted", "CannotRun", "DailyLimitReached", "LLMBudget", "MissingTargetField", "Pacer", "Throttled"]
+__all__ = [
+    "BudgetExhausted",
+    "CannotRun",
+    "DailyLimitReached",
+    "LLMBudget",
+    "MissingTargetField",
+    "NotExercised",
+    "Pacer",
+    "Throttled",
+]
 
 # Below this many units left in Canvas's leaky bucket (X-Rate-Limit-Remaining), pause a moment.
 LOW_REMAINING = 100.0
@@ -43,6 +52,12 @@ class Throttled(CannotRun):
 
 class DailyLimitReached(CannotRun):
     """Profile ``ended``: the test user hit Canvas's per-user daily AI limit (429 rate_limited)."""
+
+
+class NotExercised(CannotRun):
+    """A scenario could not reach the rule it is about because the target already broke another."""
+
+    incomplete = False
 
 
 class MissingTargetField(CannotRun):

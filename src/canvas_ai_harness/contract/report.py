@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from canvas_ai_harness import __version__
-from canvas_ai_harness.contract.checks import ALL_OPERATIONS, CHECKS
+from canvas_ai_harness.contract.checks import ALL_OPERATIONS, CHECKS, UNROUTED
 
 if TYPE_CHECKING:
-    from canvas_ai_harness.contract.session import ContractSession
+    from canvas_ai_harness.contract.session import ContractSession, Outcome
 
 __all__ = ["REPORT_NAME", "SUMMARY_NAME", "build_report", "exit_code", "render_summary", "write_reports"]
 
@@ -188,16 +188,7 @@ def render_summary(session: ContractSession) -> str:
     failures = [o for o in session.outcomes if o.violation]
     errors = [o for o in session.outcomes if o.outcome == "error" or (o.outcome == "failed" and not o.violation)]
     if failures:
-        lines += ["", f"Failed ({sum(len(o.violation['findings']) for o in failures if o.violation)} findings)"]
-        for outcome in failures:
-            assert outcome.violation is not None
-            v = outcome.violation
-            lines.append(f"  {v['operation'] or 'unrouted'}: {v['request']}   [{outcome.nodeid}]")
-            for finding in v["findings"]:
-                lines.append(f"    [{finding['check']}]")
-                lines.append(f"      expected: {finding['expected']}")
-                lines.append(f"      got: {finding['got']}")
-            lines.append(f"      reproduce: {v['reproduce']}")
+        lines += _failures_by_check(failures)
     if errors:
         lines += ["", f"Errors ({len(errors)})"]
         lines += [f"  {o.nodeid}: {o.reason}" for o in errors]
@@ -223,6 +214,31 @@ def render_summary(session: ContractSession) -> str:
         f"Result: {verdict(session)} (exit {exit_code(session)})",
     ]
     return session.redactor("\n".join(lines))
+
+
+def _failures_by_check(failures: list[Outcome]) -> list[str]:
+    """Each broken check once, with its first failure in full: a systemic break reads as one line."""
+    by_check: dict[str, list[tuple[Outcome, dict[str, Any], dict[str, Any]]]] = {}
+    for outcome in failures:
+        assert outcome.violation is not None
+        for finding in outcome.violation["findings"]:
+            by_check.setdefault(finding["check"], []).append((outcome, outcome.violation, finding))
+    total = sum(len(items) for items in by_check.values())
+    lines = ["", f"Failed checks ({len(by_check)}; {total} failing answers)"]
+    for name, items in by_check.items():
+        outcome, violation, finding = items[0]
+        operations = sorted({v["operation"] or UNROUTED for _, v, _ in items})
+        count = f"{len(items)} answer{'s' if len(items) > 1 else ''}"
+        lines += [
+            f"  [{name}] on {', '.join(operations)} ({count})",
+            f"    expected: {finding['expected']}",
+            f"    got: {finding['got']}",
+            f"    request: {violation['request']}   [{outcome.nodeid}]",
+            f"    reproduce: {violation['reproduce']}",
+        ]
+        if len(items) > 1:
+            lines.append(f"    and {len(items) - 1} more like it (contract-report.json lists every one)")
+    return lines
 
 
 def _unsent(session: ContractSession) -> str:

@@ -82,6 +82,7 @@ def run_contract(
         f"--rootdir={suite}",
         "-q",
         "--tb=no",
+        "-rN",  # the suite's own summary says it all
         "-p",
         "no:cacheprovider",
         "--assert=plain",  # the checks explain themselves; and the plugin is imported before pytest starts

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from canvas_ai_harness.contract.client import Exchange
-from canvas_ai_harness.contract.limits import CannotRun, DailyLimitReached, MissingTargetField
+from canvas_ai_harness.contract.limits import CannotRun, DailyLimitReached, MissingTargetField, NotExercised
 
 if TYPE_CHECKING:
     from canvas_ai_harness.contract.session import ContractSession
@@ -102,8 +102,14 @@ class Canvas:
         before = {name: self._count(name) for name in checks}
         yield
         missed = [name for name in checks if self._count(name) == before[name]]
+        if missed and self._target_broke_something():
+            # e.g. the create that should have set the scene was itself a break: report that one
+            raise NotExercised(f"{', '.join(missed)} not exercised: an earlier break left nothing to test it on")
         if missed:
             raise AssertionError(f"the scenario never exercised {', '.join(missed)}: no answer it got applied")
+
+    def _target_broke_something(self) -> bool:
+        return any(counts[1] for counts in self.session.results.evaluations.values())
 
     def _count(self, check: str) -> int:
         return sum(sum(counts) for (name, _), counts in self.session.results.evaluations.items() if name == check)
