@@ -14,12 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from canvas_ai_harness import rules
 from canvas_ai_harness.contract import CHECKS, ContractSession, ContractViolation, Settings
 from canvas_ai_harness.contract.client import ANONYMOUS
 from canvas_ai_harness.contract.limits import CannotRun
-from canvas_ai_harness.contract.rulebook import UNKNOWN_COURSE, UNKNOWN_EXPERIENCE
+from canvas_ai_harness.contract.rulebook import UNKNOWN_COURSE, UNKNOWN_EXPERIENCE, is_blank_message, sent_message
 from canvas_ai_harness.contract.scenario import Canvas
 from canvas_ai_harness.mock import ApiRequest, ApiResponse, CanvasService, MockConfig, default_target
 from canvas_ai_harness.mock.faults import FAULTS
@@ -234,3 +236,27 @@ def test_a_violation_says_what_was_expected_what_happened_and_how_to_reproduce(
 def test_every_check_is_proven_to_fire_by_a_fault_or_a_break() -> None:
     proven = {fault.detected_by for fault in FAULTS.values()} | set(BREAKS)
     assert proven == set(CHECKS)
+
+
+# -- properties of the rulebook's own reading of requests ------------------------------------------
+@given(st.text())
+def test_a_message_judged_blank_is_blank_to_the_mock_too_and_vice_versa(text: str) -> None:
+    # The rulebook only asserts what Ruby (Canvas) and Python (the mock) agree on.
+    blank = is_blank_message(text)
+    if blank is True:
+        assert not text.strip()
+    if blank is False:
+        assert text.strip()
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=50)
+@given(text=st.text(), encoding=st.sampled_from(["json", "form", "query"]))
+def test_the_rulebook_reads_back_the_message_the_client_sent(
+    synthetic: Callable[..., Canvas], text: str, encoding: str
+) -> None:
+    sent: list[Any] = []
+
+    canvas = synthetic()
+    canvas.client.observers.insert(0, lambda exchange: sent.append(sent_message(exchange)))
+    canvas.post(1, text, encoding=encoding)  # no such conversation: a 404, and nothing to judge
+    assert sent == [text]
