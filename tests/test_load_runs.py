@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from canvas_ai_harness.cli import main
 from canvas_ai_harness.config import write_target
 from canvas_ai_harness.load import LoadOptions, run_load
 from canvas_ai_harness.mock import Latency, ThrottleConfig
@@ -158,36 +155,23 @@ def test_without_a_target_the_embedded_mock_is_tested(load_run: RunLoad, tmp_pat
     assert summary["routes"]["createConversation"]["p50_ms"] > 500
 
 
-def test_identities_are_refused_when_there_are_fewer_than_users(
-    start_canvas: StartCanvas, load_run: RunLoad, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    canvas = start_canvas()
-    (tmp_path / "few.csv").write_text("token\nmock-student-token\nmock-other-student-token\n")
-    code, _ = load_run(canvas, *QUICK, "--students", str(tmp_path / "few.csv"))
-    assert code == 2
-    assert "6 users need 5 student identities" in capsys.readouterr().err
-    assert canvas.http.get("/__harness__/stats").json()["calls_recorded"] == 0
-
-
-def test_refuses_a_non_loopback_host_before_sending_anything(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-
-    def no_network(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the refusal must come before any connection or subprocess")
-
-    monkeypatch.setattr(socket.socket, "connect", no_network)
-    monkeypatch.setattr(subprocess, "Popen", no_network)
-    target = tmp_path / "staging.toml"
-    target.write_text(
-        'base_url = "https://canvas-staging.example.edu"\ncourse_id = "1"\nai_experience_id = "2"\n'
-        '[tokens]\nstudent = "${NOT_PRINTED}"\n'
-    )
-    monkeypatch.setenv("NOT_PRINTED", "secret-token-123")
-    code = main(["load", "--target", str(target), "--report-dir", str(tmp_path / "r")])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert "refusing to load-test canvas-staging.example.edu" in err
-    assert "--allow-host canvas-staging.example.edu" in err
-    assert "secret-token-123" not in err
-    assert not os.path.exists(tmp_path / "r" / "summary.json")
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--host", "http://0.0.0.0:9"], "refusing to load-test 0.0.0.0", id="non-loopback-host"),
+        pytest.param(
+            ["--host", "http://127.0.0.1:9", "--shape", "spike", "--spike-base", "2"],
+            "spike base and spike-at are shares",
+            id="bad-shape-option",
+        ),
+    ],
+)
+def test_plain_locust_refuses_before_its_first_request(args: list[str], message: str) -> None:
+    locustfile = Path(__file__).resolve().parents[1] / "load" / "locustfile.py"
+    command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "2", "-r", "2", "-t", "20s"]
+    started = time.monotonic()
+    result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stdout + result.stderr
+    assert "getActiveConversation" not in result.stdout  # no request was made, so none is in locust's table
+    assert time.monotonic() - started < 15  # it stopped at once, not at the end of its run time

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +23,8 @@ from canvas_ai_harness.load.ledger import Ledger
 from canvas_ai_harness.load.plans import ShapePlan
 from canvas_ai_harness.load.safety import check_host, host_allowed, parse_duration
 from canvas_ai_harness.load.thresholds import load_thresholds, parse_thresholds
+from fixtures.custom_servers import StartCanvas
+from fixtures.load import QUICK, RunLoad
 
 # -- thresholds files ----------------------------------------------------------------------------
 
@@ -105,6 +109,44 @@ def test_caps_and_bad_options_are_refused_before_anything_starts(
 @pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("90s", 90), ("5m", 300), ("1h30m", 5400), ("2.5s", 2.5)])
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
+
+
+# -- refusals before anything is sent ------------------------------------------------------------
+
+
+def test_identities_are_refused_when_there_are_fewer_than_users(
+    start_canvas: StartCanvas, load_run: RunLoad, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    canvas = start_canvas()
+    (tmp_path / "few.csv").write_text("token\nmock-student-token\nmock-other-student-token\n")
+    code, _ = load_run(canvas, *QUICK, "--students", str(tmp_path / "few.csv"))
+    assert code == 2
+    assert "6 users need 5 student identities" in capsys.readouterr().err
+    assert canvas.http.get("/__harness__/stats").json()["calls_recorded"] == 0
+
+
+def test_refuses_a_non_loopback_host_before_sending_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the refusal must come before any connection or subprocess")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(subprocess, "Popen", no_network)
+    target = tmp_path / "staging.toml"
+    target.write_text(
+        'base_url = "https://canvas-staging.example.edu"\ncourse_id = "1"\nai_experience_id = "2"\n'
+        '[tokens]\nstudent = "${NOT_PRINTED}"\n'
+    )
+    monkeypatch.setenv("NOT_PRINTED", "secret-token-123")
+    code = main(["load", "--target", str(target), "--report-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "refusing to load-test canvas-staging.example.edu" in err
+    assert "--allow-host canvas-staging.example.edu" in err
+    assert "secret-token-123" not in err
+    assert not os.path.exists(tmp_path / "r" / "summary.json")
 
 
 # -- shapes --------------------------------------------------------------------------------------

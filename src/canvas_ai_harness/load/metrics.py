@@ -93,7 +93,8 @@ class Metrics:
         self.users[int(now)] = users
 
     def used_identities(self, keys: set[str]) -> None:
-        self.identities.setdefault(self.label, set()).update(keys)
+        if keys:
+            self.identities.setdefault(self.label, set()).update(keys)
 
     # -- moving between processes -------------------------------------------------------------
     def take(self) -> dict[str, Any]:

@@ -228,18 +228,17 @@ class Runtime:
         if self.role == "worker":
             runner = self.env.runner
             self.metrics.label = f"worker-{getattr(runner, 'worker_index', '?')}"
-            return
-        self.refused = self.host_refusal()
-        if self.refused:
-            log.error(self.refused)
-            print(f"{PROGRESS_PREFIX} {self.refused}", flush=True)
-            self.env.process_exit_code = 2
-            gevent.spawn(self._quit)
+            seed = _opt(self.env, "seed")  # the master's options reach a worker only now
+            self.rng = random.Random(None if seed is None else f"{seed}-{self.metrics.label}")
             return
         try:
+            refusal = self.host_refusal()
+            if refusal:
+                raise HarnessError(refusal)
+            self.plan()  # a bad shape option stops the run here, not in the shape's greenlet
             self._prepare()
-        except HarnessError as exc:
-            self.refused = str(exc)
+        except (HarnessError, ValueError) as exc:
+            self.refused = str(exc)  # nothing has been sent: the users stop before their first request
             log.error("%s", exc)
             print(f"{PROGRESS_PREFIX} error: {exc}", flush=True)
             self.env.process_exit_code = 2
@@ -519,25 +518,25 @@ class Runtime:
                 gevent.sleep(min(0.5 * 2**attempt, 8))  # Canvas throttles clean-up too: back off
             return 429, b"", {}
 
-        conversation = entry.conversation
-        if conversation is None:  # a create broke off: ask which conversation is active
+        if entry.uncertain:  # a create broke off: ask Canvas which conversation it left active
             status, body, _ = call("GET", self.world.base_path)
-            found = json.loads(body).get("id") if status == 200 and body.startswith(b"{") else None
-            if status != 200:
-                return
-            entry.uncertain = False
-            if found is None:
-                return
-            conversation = int(found)
-            entry.conversation = conversation
+            if status == 200:
+                entry.uncertain = False
+                found = _conversation_id(body)
+                if found is not None and found != entry.conversation:
+                    self._end(call, found)
+        if entry.conversation is not None and self._end(call, entry.conversation):
+            entry.conversation = None
+
+    def _end(self, call: Callable[[str, str], tuple[int, bytes, dict[str, str]]], conversation: int) -> bool:
+        """DELETE one conversation; ``True`` once it is closed (now, or already)."""
+        assert self.world is not None
         status, _, _ = call("DELETE", f"{self.world.base_path}/{conversation}")
         if status == 200:
             self.metrics.counters["cleanup_closed"] += 1
         elif status == 404:
             self.metrics.counters["cleanup_gone"] += 1
-        else:
-            return
-        entry.conversation, entry.uncertain = None, False
+        return status in (200, 404)
 
     def finish(self) -> None:
         """Write the summary and reports and set the process's exit code from the verdict."""
@@ -599,6 +598,14 @@ class Runtime:
             f"ai503={totals.get('ai_unavailable', 0)} contract={totals.get('contract', 0)} "
             f"errors={totals.get('error', 0)} p95(postMessage)={shown}"
         )
+
+
+def _conversation_id(body: bytes) -> int | None:
+    try:
+        value = json.loads(body).get("id")
+        return None if value is None else int(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 # -- wiring -------------------------------------------------------------------------------------
