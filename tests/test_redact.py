@@ -50,3 +50,10 @@ def test_curl_command_reads_the_token_from_the_environment() -> None:
     assert words[:4] == ["curl", "-i", "-X", "POST"]
     assert '{"message": "it\'s"}' in words
     assert "Content-Length: 9" not in words
+
+
+def test_the_curl_placeholder_survives_redaction() -> None:
+    redactor = Redactor([SECRET])
+    line = curl_command("GET", "http://127.0.0.1/x", {"Authorization": f"Bearer {SECRET}"}, None, redactor)
+    assert redactor(line) == line
+    assert redactor("Bearer $CANVAS_TOKENX") == f"Bearer {REDACTED}"

@@ -15,7 +15,8 @@ __all__ = ["REDACTED", "TOKEN_ENV", "Redactor", "curl_command"]
 
 REDACTED = "[REDACTED]"
 TOKEN_ENV = "CANVAS_TOKEN"
-_BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
+# The placeholder that curl_command writes is not a token: leave "Bearer $CANVAS_TOKEN" readable.
+_BEARER = re.compile(r"(?i)(bearer\s+)(?!\$" + TOKEN_ENV + r"\b)[^\s\"',;]+")
 _ACCESS_TOKEN = re.compile(r"(?i)(access_token=)[^&\s\"']+")
 _MIN_SECRET = 4  # shorter strings would redact ordinary words
 

@@ -32,7 +32,6 @@ __all__ = [
     "INVALID",
     "CanvasClient",
     "Exchange",
-    "KeepingPlaceholder",
     "is_throttled",
 ]
 
@@ -102,21 +101,6 @@ class Exchange:
     def describe(self) -> str:
         query = f"?{self.query}" if self.query else ""
         return f"{self.method} {self.path}{query} as {self.identity} -> {self.status}"
-
-
-class KeepingPlaceholder(Redactor):
-    """A ``Redactor`` that leaves ``Bearer $CANVAS_TOKEN`` alone.
-
-    A reproduction line reads its token from ``$CANVAS_TOKEN``; ``Redactor`` takes any word after
-    "Bearer" for a token, so redacting a report that quotes such a line would hide the variable.
-    """
-
-    _PLACEHOLDER = f"Bearer ${TOKEN_ENV}"
-
-    def __call__(self, text: str) -> str:
-        return self._PLACEHOLDER.join(
-            super(KeepingPlaceholder, self).__call__(part) for part in text.split(self._PLACEHOLDER)
-        )
 
 
 def is_throttled(status: int, headers: Mapping[str, str], text: str) -> bool:

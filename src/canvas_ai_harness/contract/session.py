@@ -19,11 +19,12 @@ import httpx
 
 from canvas_ai_harness import rules
 from canvas_ai_harness.config import TARGET_ENV, Target, load_target
-from canvas_ai_harness.contract.client import CanvasClient, KeepingPlaceholder
+from canvas_ai_harness.contract.client import CanvasClient
 from canvas_ai_harness.contract.ledger import Ledger
 from canvas_ai_harness.contract.limits import CannotRun, LLMBudget, Pacer
 from canvas_ai_harness.contract.rulebook import Results, Rulebook
 from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
+from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.validation import SpecValidator
 
 __all__ = ["DEFAULT_LIVE_LLM_CALLS", "DEFAULT_LIVE_RATE", "ContractSession", "Outcome", "Settings"]
@@ -91,7 +92,7 @@ class ContractSession:
         self.is_mock = is_mock
         self.started = time.time()
         self.seed = settings.seed if settings.seed is not None else int.from_bytes(os.urandom(4), "big")
-        self.redactor = KeepingPlaceholder(target.secrets())
+        self.redactor = Redactor(target.secrets())
         self.validator = SpecValidator()
         limit = settings.max_llm_calls
         if limit is None:
