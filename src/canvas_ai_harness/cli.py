@@ -441,6 +441,76 @@ def contract(
     return run_contract(settings, junit_xml=junit_xml).exit_code
 
 
+@cli.command()
+@click.option(
+    "--target",
+    "target_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    envvar="CANVAS_AI_TARGET",
+    help="Target file (TOML). Without one, the embedded mock Canvas.",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("check-report"),
+    envvar="CANVAS_AI_CHECK_REPORT_DIR",
+    help="Reports go to DIR/contract and DIR/load.",
+)
+@click.option("--seed", type=int, default=None, envvar="CANVAS_AI_SEED", help="Seed for a repeatable run.")
+@click.option(
+    "--max-llm-calls",
+    type=click.IntRange(0),
+    default=None,
+    envvar="CANVAS_AI_MAX_LLM_CALLS",
+    help="AI calls the contract suite may make; 0: no limit. Default: none on the mock, 150 otherwise.",
+)
+@click.option("--users", default=20, type=click.IntRange(1), envvar="CANVAS_AI_CHECK_USERS", help="Load run: users.")
+@click.option(
+    "--run-time",
+    default="20s",
+    callback=_parse_duration,
+    envvar="CANVAS_AI_CHECK_RUN_TIME",
+    help="Load run: duration.",
+)
+@click.option(
+    "--thresholds", type=_FILE, default=None, envvar="CANVAS_AI_LOAD_THRESHOLDS", help="Load run: thresholds (TOML)."
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    envvar="CANVAS_AI_LOAD_ALLOW_HOST",
+    help="A non-loopback host the load run may target.",
+)
+def check(
+    target_path: str | None,
+    report_dir: Path,
+    seed: int | None,
+    max_llm_calls: int | None,
+    users: int,
+    run_time: float,
+    thresholds: Path | None,
+    allow_hosts: tuple[str, ...],
+) -> int:
+    """The main job: the contract suite, then a short load run; one summary, one exit code."""
+    from canvas_ai_harness.check import CheckOptions, run_check
+
+    options = CheckOptions(
+        target_path=target_path,
+        report_dir=report_dir,
+        seed=seed,
+        max_llm_calls=max_llm_calls,
+        users=users,
+        run_time=run_time,
+        thresholds=thresholds,
+        allow_hosts=allow_hosts,
+    )
+    result = run_check(options, echo=lambda line: click.echo(f"check: {line}", err=True))
+    click.echo(result.render())
+    return result.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script's entry point)."""
     try:

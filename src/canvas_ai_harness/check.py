@@ -1,0 +1,133 @@
+"""``canvas-ai-harness check``: the contract suite, then a short load run, one verdict.
+
+The main job: does this Canvas (or the embedded mock) keep the contract, and does it hold a
+small load? The contract suite runs first; when it cannot reach the target (exit 2) or is
+interrupted, the load run is not started. Both write their reports under one directory
+(``contract/`` and ``load/``). The exit code is the worst of the two: 130 interrupted, 2 usage or
+unreachable, 1 a contract break or a missed threshold, 0 both passed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from canvas_ai_harness.config import TARGET_ENV, load_target
+from canvas_ai_harness.contract.runner import run_contract
+from canvas_ai_harness.contract.session import Settings
+from canvas_ai_harness.errors import HarnessError
+from canvas_ai_harness.load import LoadOptions, LoadResult, run_load
+
+__all__ = ["CheckOptions", "CheckResult", "run_check"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_SEVERITY = (EXIT_INTERRUPTED, EXIT_USAGE, EXIT_FAILED, EXIT_OK)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    """One ``check`` run. ``target_path`` ``None``: the embedded mock Canvas (and its env variable)."""
+
+    target_path: str | None = None
+    report_dir: Path = Path("check-report")
+    seed: int | None = None
+    max_examples: int = 10
+    max_llm_calls: int | None = None
+    users: int = 20
+    run_time: float = 20.0
+    spawn_rate: float = 5.0
+    think_scale: float = 0.1
+    thresholds: Path | None = None
+    allow_hosts: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class CheckResult:
+    """The two parts' exit codes and their one-line summaries."""
+
+    contract_exit: int
+    load_exit: int | None  # None: the load run was not started
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        codes = [self.contract_exit] + ([] if self.load_exit is None else [self.load_exit])
+        return next(code for code in _SEVERITY if code in codes)
+
+    def render(self) -> str:
+        verdict = {EXIT_OK: "PASS", EXIT_FAILED: "FAIL", EXIT_USAGE: "ERROR", EXIT_INTERRUPTED: "INTERRUPTED"}
+        return "\n".join(
+            [
+                "== canvas-ai-harness check ==",
+                *self.lines,
+                f"verdict: {verdict[self.exit_code]} (exit {self.exit_code})",
+            ]
+        )
+
+
+def _word(code: int) -> str:
+    return {EXIT_OK: "PASS", EXIT_FAILED: "FAIL", EXIT_USAGE: "ERROR", EXIT_INTERRUPTED: "INTERRUPTED"}.get(
+        code, f"exit {code}"
+    )
+
+
+def run_check(options: CheckOptions, echo: Callable[[str], None] | None = None) -> CheckResult:
+    """Run the contract suite, then (unless it could not run) a short load run."""
+    say = echo or (lambda line: None)
+    path = options.target_path or os.environ.get(TARGET_ENV) or None
+    target = load_target(path) if path else None  # a bad target file fails before anything is sent
+    contract_dir, load_dir = options.report_dir / "contract", options.report_dir / "load"
+    settings = Settings(
+        target_path=path,
+        seed=options.seed,
+        max_examples=options.max_examples,
+        max_llm_calls=options.max_llm_calls,
+        report_dir=contract_dir,
+    )
+    say("contract suite: starting")
+    contract = run_contract(settings, junit_xml=contract_dir / "junit.xml")
+    result = CheckResult(contract.exit_code, None)
+    if contract.session is not None:
+        counts = Counter(o.outcome for o in contract.session.outcomes)
+        summary = ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "skipped", "error") if counts[k])
+        result.lines.append(
+            f"contract: {_word(contract.exit_code)} ({summary or 'nothing ran'}); report in {contract_dir}"
+        )
+    else:
+        result.lines.append(f"contract: {_word(contract.exit_code)}")
+    if contract.exit_code in (EXIT_USAGE, EXIT_INTERRUPTED):
+        result.lines.append("load: not started (the contract suite could not finish)")
+        return result
+
+    say("load run: starting")
+    load_options = LoadOptions(
+        target=target,
+        users=options.users,
+        spawn_rate=options.spawn_rate,
+        run_time=options.run_time,
+        thresholds=options.thresholds,
+        report_dir=load_dir,
+        allow_hosts=options.allow_hosts,
+        think_scale=options.think_scale,
+        seed=options.seed,
+    )
+    try:
+        load: LoadResult = run_load(load_options, echo=lambda line: say(f"load: {line}"))
+    except KeyboardInterrupt:
+        result.load_exit = EXIT_INTERRUPTED
+        result.lines.append("load: INTERRUPTED")
+        return result
+    except HarnessError as exc:
+        result.load_exit = exc.exit_code
+        result.lines.append(f"load: ERROR {exc}")
+        return result
+    result.load_exit = load.exit_code
+    totals = load.summary.get("totals", {})
+    missed = load.summary.get("verdict", {}).get("missed", [])
+    detail = f"{totals.get('requests', 0)} requests, {totals.get('rps', 0)}/s"
+    result.lines.append(f"load: {_word(load.exit_code)} ({detail}); report in {load_dir}")
+    result.lines += [f"  missed: {line}" for line in missed]
+    return result
