@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import queue
 import re
@@ -214,3 +215,24 @@ def test_unwritable_target_file_exits_2_with_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("canvas-ai-harness: error: cannot write target file ")
     assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
+
+
+def test_unwritable_target_file_exits_2_and_releases_the_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["mock", "--port", "0", "--write-target", str(tmp_path / "missing" / "target.toml")])
+    gc.collect()  # an unclosed listening socket would surface here as an unraisable ResourceWarning
+    assert code == 2
+    assert "cannot write target file" in capsys.readouterr().err
+
+
+def test_help_names_each_options_environment_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mock", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for env in (
+        "CANVAS_AI_MOCK_PORT",
+        "CANVAS_AI_PROFILE",
+        "CANVAS_AI_MOCK_THROTTLE_CAPACITY",
+        "CANVAS_AI_MOCK_UNAUTHORIZED_STATUS",
+    ):
+        assert env in out.replace("- ", "-").replace("_ ", "_"), env

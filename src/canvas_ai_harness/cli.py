@@ -92,14 +92,37 @@ def _parse_latency(ctx: click.Context, param: click.Parameter, value: str) -> An
     envvar="CANVAS_AI_MOCK_THROTTLE",
     help="Throttle per user with Canvas's leaky bucket.",
 )
-@click.option("--throttle-capacity", default=800.0, type=click.FloatRange(min=1), help="Leaky bucket capacity.")
-@click.option("--throttle-outflow", default=10.0, type=click.FloatRange(min=0), help="Units drained per second.")
 @click.option(
-    "--throttle-upfront", default=50.0, type=click.FloatRange(min=0), help="Cost charged while a request is in flight."
+    "--throttle-capacity",
+    envvar="CANVAS_AI_MOCK_THROTTLE_CAPACITY",
+    default=800.0,
+    type=click.FloatRange(min=1),
+    help="Leaky bucket capacity.",
 )
-@click.option("--throttle-cost", default=1.0, type=click.FloatRange(min=0), help="Cost of a finished request.")
+@click.option(
+    "--throttle-outflow",
+    envvar="CANVAS_AI_MOCK_THROTTLE_OUTFLOW",
+    default=10.0,
+    type=click.FloatRange(min=0),
+    help="Units drained per second.",
+)
+@click.option(
+    "--throttle-upfront",
+    envvar="CANVAS_AI_MOCK_THROTTLE_UPFRONT",
+    default=50.0,
+    type=click.FloatRange(min=0),
+    help="Cost charged while a request is in flight.",
+)
+@click.option(
+    "--throttle-cost",
+    envvar="CANVAS_AI_MOCK_THROTTLE_COST",
+    default=1.0,
+    type=click.FloatRange(min=0),
+    help="Cost of a finished request.",
+)
 @click.option(
     "--unauthorized-status",
+    envvar="CANVAS_AI_MOCK_UNAUTHORIZED_STATUS",
     default=403,
     type=click.Choice(["403", "401"]),
     callback=lambda c, p, v: int(v),
@@ -163,6 +186,7 @@ def mock(
         try:
             write_target(target, target_path)
         except OSError as exc:
+            server.stop()
             raise ConfigError(f"cannot write target file {target_path}: {exc.strerror}") from exc
     click.echo(_banner(server.url, target, target_path))
     if faults:
@@ -509,6 +533,17 @@ def check(
     result = run_check(options, echo=lambda line: click.echo(f"check: {line}", err=True))
     click.echo(result.render())
     return result.exit_code
+
+
+def _show_envvars(group: click.Group) -> None:
+    """List each option's environment variable in ``--help`` (click hides them unless asked)."""
+    for command in group.commands.values():
+        for param in command.params:
+            if isinstance(param, click.Option) and param.envvar:
+                param.show_envvar = True
+
+
+_show_envvars(cli)
 
 
 def main(argv: list[str] | None = None) -> int:
