@@ -3,8 +3,8 @@
     python bench/mock_throughput.py [--duration 10] [--warmup 3] [--repeats 3] [--servers uvicorn,granian]
 
 For each ASGI server (uvicorn with httptools and uvloop, as ``canvas-ai-harness mock`` runs it,
-and granian's embedded server), three scenarios, each in a server process of its own
-(``bench/serve.py``) and driven by ``wrk`` from another process:
+and granian's embedded server), three scenarios in server processes of their own
+(``bench/serve.py``; the two mock scenarios share one), driven by ``wrk`` from another process:
 
 - ``minimal``: a one-route Starlette app answering ``{"ok": true}``: the stack's ceiling;
 - ``getActiveConversation``: GET by 1,000 students in turn, each owning a 10-message transcript;
@@ -14,7 +14,9 @@ and granian's embedded server), three scenarios, each in a server process of its
 Each scenario warms up, then runs for a fixed time; the whole set repeats and the table shows
 medians. The server is pinned to CPU 0 and wrk (one thread) to CPU 1 when the machine has two
 cores or more. The CPU columns show that wrk is not the bottleneck; the load averages show how
-much else was running. Exit status 0 when the run completed, 2 when wrk is missing.
+much else was running. Next to req/s, req/CPU-s divides by the server's own CPU time: on a shared
+machine it is the steadier figure, and the 60 % target is judged on it. Exit status 0 when the
+run completed, 2 when wrk is missing.
 """
 
 from __future__ import annotations
@@ -170,10 +172,10 @@ class ServerProcess:
 
 
 def _wrk(
-    script: Path, url: str, seconds: float, connections: int, cpu: int | None, extra: list[str]
+    script: Path, url: str, seconds: int, connections: int, cpu: int | None, extra: list[str]
 ) -> tuple[dict[str, int], float]:
     """Run wrk; return its BENCH figures and the CPU seconds it used."""
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(script), url]
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url]
     if extra:
         cmd += ["--", *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -336,10 +338,10 @@ def _summary(runs: list[Run], servers: list[str], repeats: int) -> None:
         for scenario in ("get", "post"):
             ratio = _ratios(runs, server, scenario)
             if ratio:
-                verdict = "meets" if min(ratio) >= TARGET_RATIO else "MISSES"
+                verdict = "meets" if ratio[1] >= TARGET_RATIO else "MISSES"
                 print(
-                    f"{server}: {SCENARIO_NAMES[scenario]} at {ratio[0]:.0%} of the minimal endpoint's req/s"
-                    f" ({ratio[1]:.0%} per CPU-second): {verdict} the {TARGET_RATIO:.0%} target"
+                    f"{server}: {SCENARIO_NAMES[scenario]} at {ratio[1]:.0%} of the minimal endpoint per CPU-second"
+                    f" ({ratio[0]:.0%} in req/s): {verdict} the {TARGET_RATIO:.0%} target"
                 )
     if len(servers) > 1:
         first, *others = servers
@@ -355,8 +357,8 @@ def _summary(runs: list[Run], servers: list[str], repeats: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per scenario")
-    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up before each measurement")
+    parser.add_argument("--duration", type=int, default=10, help="seconds measured per scenario (whole seconds)")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up before each measurement")
     parser.add_argument("--repeats", type=int, default=3, help="how many times the whole set runs")
     parser.add_argument("--connections", type=int, default=64, help="wrk's open connections")
     parser.add_argument("--servers", default="uvicorn,granian", help="comma-separated: uvicorn, granian")
