@@ -10,62 +10,34 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
-from types import TracebackType
 from urllib.parse import urlsplit
-
-import uvicorn
 
 from canvas_ai_harness.errors import ConfigError, TargetUnreachable
 from canvas_ai_harness.proxy.app import Proxy, ProxyConfig, create_app
 from canvas_ai_harness.proxy.report import ConformanceReport
+from canvas_ai_harness.serving import UvicornServer
 
 __all__ = ["ProxyServer", "check_upstream", "run_proxy"]
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port") from exc
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-class ProxyServer:
+class ProxyServer(UvicornServer):
     """The proxy served by uvicorn on ``host:port`` (port 0: any free port)."""
+
+    name = "the proxy"
 
     def __init__(self, config: ProxyConfig, host: str = "127.0.0.1", port: int = 0) -> None:
         self.proxy = Proxy(config, on_limit=self._limit_reached)
-        self.app = create_app(self.proxy)
-        self._socket = _listen(host, port)
-        self.host, self.port = self._socket.getsockname()[:2]
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                self.app,
-                log_level="warning",
-                access_log=False,
-                proxy_headers=False,  # X-Forwarded-* are the client's business; pass them on, do not act on them
-                lifespan="on",
-                server_header=False,  # the upstream's Server and Date headers go through unchanged
-                date_header=False,
-                timeout_keep_alive=30,
-            )
+        super().__init__(
+            create_app(self.proxy),
+            host,
+            port,
+            proxy_headers=False,  # X-Forwarded-* are the client's business; pass them on, do not act on them
+            lifespan="on",
+            server_header=False,  # the upstream's Server and Date headers go through unchanged
+            date_header=False,
         )
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
 
     @property
     def report(self) -> ConformanceReport:
@@ -73,43 +45,6 @@ class ProxyServer:
 
     def _limit_reached(self) -> None:
         self._server.should_exit = True
-
-    def start(self) -> ProxyServer:
-        """Serve in a daemon thread; return once the server accepts connections."""
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the proxy did not start within 10 s")
-            time.sleep(0.005)
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve in this thread until Ctrl-C, SIGTERM or ``max_requests`` (uvicorn handles the signals)."""
-        self._server.run(sockets=[self._socket])
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for a started server to stop by itself (``max_requests``); return whether it did."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        with contextlib.suppress(OSError):
-            self._socket.close()
-
-    def __enter__(self) -> ProxyServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def check_upstream(url: str, timeout: float = 5.0) -> None:
