@@ -32,7 +32,7 @@ from canvas_ai_harness.mock.app import create_app
 COURSE, EXPERIENCE = 101, 7
 CONVERSATIONS = f"/api/v1/courses/{COURSE}/ai_experiences/{EXPERIENCE}/conversations"
 MESSAGE = "I think the leaf turns sunlight into sugar"
-# uvicorn settings of MockServer (mock/server.py), so the minimal app runs on the same stack.
+# uvicorn settings of MockServer (serving.UvicornServer), so the minimal app runs on the same stack.
 UVICORN_OPTIONS: dict[str, Any] = {
     "log_level": "warning",
     "access_log": False,
