@@ -280,3 +280,26 @@ def test_nearly_valid_targets_only_ever_raise_config_error(data: dict[str, Any])
     except ConfigError:
         return
     assert target.base_url.startswith(("http://", "https://"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        pytest.param({}, "/api/v1/courses/101/ai_experiences/7/conversations", id="collection"),
+        pytest.param({"conversation": 5}, "/api/v1/courses/101/ai_experiences/7/conversations/5", id="one"),
+        pytest.param(
+            {"conversation": 5, "messages": True},
+            "/api/v1/courses/101/ai_experiences/7/conversations/5/messages",
+            id="messages",
+        ),
+        pytest.param(
+            {"course": "sis_course_id:BIO", "experience": "8"},
+            "/api/v1/courses/sis_course_id:BIO/ai_experiences/8/conversations",
+            id="other-course-and-experience",
+        ),
+    ],
+)
+def test_target_builds_conversation_paths(kwargs: dict[str, object], expected: str) -> None:
+    from canvas_ai_harness.mock import default_target
+
+    assert default_target("http://127.0.0.1:1").path(**kwargs) == expected  # type: ignore[arg-type]

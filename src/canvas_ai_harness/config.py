@@ -61,6 +61,22 @@ class Target:
         """Every token in the target: these never appear in output, logs or reports."""
         return [t for t in asdict(self.tokens).values() if t]
 
+    def path(
+        self,
+        conversation: int | str | None = None,
+        *,
+        messages: bool = False,
+        course: str | None = None,
+        experience: str | None = None,
+    ) -> str:
+        """The path of a conversations route; the target's course and experience unless given."""
+        course = course or self.course_id
+        experience = experience or self.ai_experience_id
+        path = f"/api/v1/courses/{course}/ai_experiences/{experience}/conversations"
+        if conversation is not None:
+            path += f"/{conversation}"
+        return path + "/messages" if messages else path
+
     def is_local(self) -> bool:
         host = urlsplit(self.base_url).hostname or ""
         return host in ("localhost", "::1") or host.startswith("127.")

@@ -166,12 +166,7 @@ class CanvasClient:
         course: str | None = None,
         experience: str | None = None,
     ) -> str:
-        course = course or self.target.course_id
-        experience = experience or self.target.ai_experience_id
-        path = f"/api/v1/courses/{course}/ai_experiences/{experience}/conversations"
-        if conversation is not None:
-            path += f"/{conversation}"
-        return path + "/messages" if messages else path
+        return self.target.path(conversation, messages=messages, course=course, experience=experience)
 
     # -- sending ------------------------------------------------------------------------------
     def request(
