@@ -16,6 +16,7 @@ __all__ = [
     "BLANK_MESSAGE",
     "CANVAS_STRING_IDS",
     "FORBIDDEN",
+    "HIDDEN_ID_KEYS",
     "INTERNAL_ERROR",
     "INVALID_AS_USER_ID",
     "INVALID_TOKEN",
@@ -25,6 +26,7 @@ __all__ = [
     "PROFILES",
     "RATE_LIMITED_TEXT",
     "ROUTE_NOT_FOUND",
+    "TURN_ROLES",
     "UNAUTHENTICATED",
     "WWW_AUTHENTICATE",
     "Profile",
@@ -59,6 +61,10 @@ WWW_AUTHENTICATE: Final = 'Bearer realm="canvas-lms"'
 RATE_LIMITED_TEXT: Final = "403 Forbidden (Rate Limit Exceeded)"
 CANVAS_STRING_IDS: Final = "application/json+canvas-string-ids"
 AI_UNAVAILABLE: Final = "The AI service is temporarily unavailable."
+# A new transcript is exactly these two roles, and each post_message appends exactly them again.
+TURN_ROLES: Final = ["User", "Assistant"]
+# The AI service's own conversation id: only show may expose it (Canvas's tests assert it absent).
+HIDDEN_ID_KEYS: Final = ("llm_conversation_id", "conversation_id")
 
 
 @dataclass(frozen=True, slots=True)

@@ -371,7 +371,7 @@ class Rulebook:
     def _body(self, ex: Exchange, v: _Verdicts, body: dict[str, Any]) -> None:
         op = ex.operation_id
         if op in (C, A, P):
-            leaked = sorted({"llm_conversation_id", "conversation_id"} & set(_keys(body)))
+            leaked = sorted(set(rules.HIDDEN_ID_KEYS) & set(_keys(body)))
             v.judge("llm-id-not-leaked", not leaked, f"{', '.join(leaked)} in the body: {_snippet(ex)}")
         if op == D:
             expected = {"message": self.profile.destroy_message}
@@ -451,7 +451,7 @@ class Rulebook:
         prev = record.messages if record is not None else None
         roles = [role for role, _ in new[-2:]]
         grew = len(new) - len(prev) if prev is not None else None
-        shape = roles == ["User", "Assistant"] and (grew is None or grew == 2)
+        shape = roles == rules.TURN_ROLES and (grew is None or grew == 2)
         before = f"{len(prev)} messages before, " if prev is not None else ""
         v.judge(
             "transcript-appends-user-and-assistant",

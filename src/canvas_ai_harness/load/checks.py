@@ -18,11 +18,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from canvas_ai_harness import rules
 from canvas_ai_harness.validation import SpecValidator
 
 __all__ = ["ResponseChecker"]
 
-_HIDDEN_ID_KEYS = ("llm_conversation_id", "conversation_id")
 _SHOW = "getConversation"
 
 
@@ -81,13 +81,13 @@ def _rules(operation_id: str, data: Any, previous: bytes | None, sent: str | Non
         return []
     problems = []
     if operation_id != _SHOW:
-        for key in _HIDDEN_ID_KEYS:
+        for key in rules.HIDDEN_ID_KEYS:
             if key in data:
                 problems.append(f"{operation_id}: {key!r} must appear in show only")
     turns = _turns(data.get("messages")) if "messages" in data else None
     if operation_id == "createConversation" and turns is not None:
         roles = [role for role, _ in turns]
-        if roles != ["User", "Assistant"]:
+        if roles != rules.TURN_ROLES:
             problems.append(f"createConversation 201: a new transcript must be [User, Assistant], got {roles}")
     if operation_id == "postMessage" and turns is not None and previous is not None:
         problems += _appended(turns, previous, sent)
@@ -109,7 +109,7 @@ def _appended(turns: list[tuple[Any, Any]], previous: bytes, sent: str | None) -
         first = next(i for i, (a, b) in enumerate(zip(turns, before, strict=False)) if a != b)
         problems.append(f"{where}: earlier message {first} changed; earlier messages must stay as they were")
     (user_role, user_text), (reply_role, _) = turns[-2], turns[-1]
-    if user_role != "User" or reply_role != "Assistant":
+    if [user_role, reply_role] != rules.TURN_ROLES:
         problems.append(f"{where}: appended roles are [{user_role}, {reply_role}]; they must be [User, Assistant]")
     elif sent is not None and user_text != sent:
         problems.append(f"{where}: the appended User message is not the text that was sent")
