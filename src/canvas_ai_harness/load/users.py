@@ -125,6 +125,28 @@ class CanvasUser(FastHttpUser):
                 response.failure(self._failure(operation, outcome, status, body, problem, response))
         return Reply(status, body, outcome, millis)
 
+    def _create(self, identity: Any) -> tuple[Reply, Any, int | None] | None:
+        """Create a conversation and tell the ledger; ``None`` when Canvas gave no 201.
+
+        Throttled: nothing changed. AI failure: Canvas closed the old one before failing. Any
+        other answer is uncertain, and clean-up asks Canvas what is active.
+        """
+        ledger = self.rt.ledger
+        ledger.creating(identity)
+        reply = self.call("createConversation", "POST", self.base)
+        if reply.outcome == THROTTLED:
+            ledger.settled(identity)
+            return None
+        if reply.outcome == AI_UNAVAILABLE:
+            ledger.created(identity, None)
+            return None
+        if reply.status != 201:
+            return None
+        data = reply.json()
+        conversation = _conversation_id(data)
+        ledger.created(identity, conversation)
+        return reply, data, conversation
+
     def _failure(self, operation: str, outcome: str, status: int, body: bytes, problem: str, response: Any) -> str:
         if outcome == THROTTLED:
             return f"throttled: {status} Rate Limit Exceeded"
@@ -187,19 +209,10 @@ class StudentUser(CanvasUser):
         if conversation is None or self.rng.random() < behaviour.restart_rate:
             if conversation is not None:
                 rt.metrics.conversations["restarted"] += 1
-            rt.ledger.creating(identity)
-            reply = self.call("createConversation", "POST", self.base)
-            if reply.outcome == THROTTLED:
-                rt.ledger.settled(identity)
+            created = self._create(identity)
+            if created is None:
                 return
-            if reply.outcome == AI_UNAVAILABLE:
-                rt.ledger.created(identity, None)  # Canvas closed the old one before failing
-                return
-            if reply.status != 201:
-                return  # uncertain: clean-up asks Canvas what is active
-            data = reply.json()
-            conversation = _conversation_id(data)
-            rt.ledger.created(identity, conversation)
+            reply, data, conversation = created
             if conversation is None:
                 rt.metrics.conversations["not_saved"] += 1  # the AI gave no id: Canvas did not save it
                 return
@@ -270,18 +283,10 @@ class TeacherUser(CanvasUser):
         rt.ledger.active_is(identity, conversation)
         transcript = reply.body
         if conversation is None:
-            rt.ledger.creating(identity)
-            reply = self.call("createConversation", "POST", self.base)
-            if reply.outcome == THROTTLED:
-                rt.ledger.settled(identity)
+            created = self._create(identity)
+            if created is None:
                 return
-            if reply.outcome == AI_UNAVAILABLE:
-                rt.ledger.created(identity, None)
-                return
-            if reply.status != 201:
-                return
-            conversation = _conversation_id(reply.json())
-            rt.ledger.created(identity, conversation)
+            reply, _, conversation = created
             if conversation is None:
                 return
             transcript = reply.body
