@@ -16,10 +16,9 @@ import click
 from canvas_ai_harness import __version__
 from canvas_ai_harness.config import PROFILE_CHOICES, write_target
 from canvas_ai_harness.errors import ConfigError, HarnessError
+from canvas_ai_harness.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 __all__ = ["cli", "main"]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from canvas_ai_harness import __version__
 from canvas_ai_harness.contract.checks import ALL_OPERATIONS, CHECKS, UNROUTED
+from canvas_ai_harness.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from canvas_ai_harness.contract.session import ContractSession, Outcome
@@ -23,14 +24,13 @@ __all__ = ["REPORT_NAME", "SUMMARY_NAME", "build_report", "exit_code", "render_s
 
 REPORT_NAME = "contract-report.json"
 SUMMARY_NAME = "contract-summary.txt"
-EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def exit_code(session: ContractSession) -> int:
     if session.interrupted:
         return EXIT_INTERRUPTED
     if session.unreachable:
-        return EXIT_UNREACHABLE
+        return EXIT_USAGE
     return EXIT_FAILED if session.failed or session.incomplete else EXIT_OK
 
 

@@ -35,6 +35,7 @@ from typing import Any, TextIO
 
 from canvas_ai_harness.config import Target, load_target, write_target
 from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
+from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
 from canvas_ai_harness.load.identities import read_identity_csv, target_identities
 from canvas_ai_harness.load.plans import ShapePlan
 from canvas_ai_harness.load.report import PROGRESS_PREFIX, SUMMARY_FILE
@@ -75,7 +76,7 @@ class LoadOptions:
 
 @dataclass(slots=True)
 class LoadResult:
-    """What a run measured and its verdict; ``exit_code`` is 0 (passed) or 1 (a threshold missed)."""
+    """What a run measured and its verdict; ``exit_code`` is ``EXIT_OK`` or ``EXIT_FAILED`` (a threshold missed)."""
 
     summary: dict[str, Any]
     report_dir: Path
@@ -87,7 +88,7 @@ class LoadResult:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.passed else 1
+        return EXIT_OK if self.passed else EXIT_FAILED
 
     def render(self) -> str:
         """A short human summary: totals, per-route figures, conversations, verdict."""

@@ -42,6 +42,7 @@ from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, MasterR
 
 from canvas_ai_harness.config import Target, load_target
 from canvas_ai_harness.errors import HarnessError
+from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from canvas_ai_harness.load.behaviour import Behaviour
 from canvas_ai_harness.load.checks import ResponseChecker
 from canvas_ai_harness.load.identities import Identity, IdentityPool, Seats, read_identity_csv, target_identities
@@ -241,7 +242,7 @@ class Runtime:
             self.refused = str(exc)  # nothing has been sent: the users stop before their first request
             log.error("%s", exc)
             print(f"{PROGRESS_PREFIX} error: {exc}", flush=True)
-            self.env.process_exit_code = 2
+            self.env.process_exit_code = EXIT_USAGE
             gevent.spawn(self._quit)
             return
         self._configure_teachers()
@@ -568,7 +569,7 @@ class Runtime:
         verdict = self.summary["verdict"]
         for line in verdict["missed"]:
             print(f"{PROGRESS_PREFIX} {line}", flush=True)
-        self.env.process_exit_code = 0 if verdict["passed"] else 1
+        self.env.process_exit_code = EXIT_OK if verdict["passed"] else EXIT_FAILED
 
     # -- background greenlets (local and master) ----------------------------------------------
     def _sample_users(self) -> None:
@@ -635,7 +636,7 @@ def _on_init(environment: Environment, **_kwargs: Any) -> None:
             rt.target = load_target(_opt(environment, "target"))
         except HarnessError as exc:
             sys.stderr.write(f"canvas-ai-harness: error: {exc}\n")
-            sys.exit(2)
+            sys.exit(EXIT_USAGE)
         environment.host = rt.target.base_url
 
 
