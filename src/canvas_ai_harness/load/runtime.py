@@ -48,10 +48,11 @@ from canvas_ai_harness.load.checks import ResponseChecker
 from canvas_ai_harness.load.identities import Identity, IdentityPool, Seats, read_identity_csv, target_identities
 from canvas_ai_harness.load.ledger import Ledger, OpenConversation
 from canvas_ai_harness.load.metrics import Metrics
+from canvas_ai_harness.load.options import OPTIONS, add_arguments
 from canvas_ai_harness.load.outcomes import is_throttled
-from canvas_ai_harness.load.plans import SHAPES, ShapePlan
+from canvas_ai_harness.load.plans import ShapePlan
 from canvas_ai_harness.load.report import PROGRESS_PREFIX, summarise, write_reports
-from canvas_ai_harness.load.safety import MAX_RUN_TIME, MAX_USERS, host_allowed
+from canvas_ai_harness.load.safety import host_allowed
 from canvas_ai_harness.load.thresholds import DEFAULTS, Thresholds, load_thresholds
 from canvas_ai_harness.redact import Redactor
 
@@ -69,50 +70,12 @@ def runtime(environment: Environment) -> Runtime:
     return _RUNTIMES[id(environment)]
 
 
-# -- options ------------------------------------------------------------------------------------
-def _add_options(parser: Any, **_kwargs: Any) -> None:
-    # Straight on the parser: only its own add_argument knows include_in_web_ui (a group's does not).
-    def add(flag: str, env: str, ui: bool = True, **kwargs: Any) -> None:
-        parser.add_argument(flag, env_var=f"CANVAS_AI_LOAD_{env}", include_in_web_ui=ui, **kwargs)
-
-    add("--target", "TARGET", False, dest="harness_target", help="Target file (TOML); tokens via ${ENV} placeholders.")
-    add("--students", "STUDENTS", False, dest="harness_students", help="CSV of identities: token or user_id [,role].")
-    add("--shape", "SHAPE", dest="harness_shape", choices=SHAPES, default="steady", help="Load shape.")
-    add("--ramp-steps", "RAMP_STEPS", dest="harness_ramp_steps", type=int, default=5, help="ramp: steps.")
-    add("--spike-base", "SPIKE_BASE", dest="harness_spike_base", type=float, default=0.2, help="spike: base share.")
-    add("--spike-at", "SPIKE_AT", dest="harness_spike_at", type=float, default=0.4, help="spike: start (share of run).")
-    add("--spike-duration", "SPIKE_DURATION", dest="harness_spike_duration", type=float, default=None, help="spike: s.")
-    add("--soak-ramp", "SOAK_RAMP", dest="harness_soak_ramp", type=float, default=None, help="soak: ramp-up seconds.")
-    add("--shape-run-time", "SHAPE_RUN_TIME", False, dest="harness_run_time", type=float, default=None)
-    add("--thresholds", "THRESHOLDS", False, dest="harness_thresholds", help="Thresholds file (TOML).")
-    add("--report-dir", "REPORT_DIR", False, dest="harness_report_dir", help="Write summary.json and the plot here.")
-    add(
-        "--allow-host",
-        "ALLOW_HOST",
-        False,
-        dest="harness_allow_host",
-        action="append",
-        default=[],
-        help="Non-loopback host.",
-    )
-    add("--max-users", "MAX_USERS", False, dest="harness_max_users", type=int, default=MAX_USERS, help="Users cap.")
-    add("--max-run-time", "MAX_RUN_TIME", False, dest="harness_max_run_time", type=float, default=MAX_RUN_TIME)
-    add("--teachers", "TEACHERS", dest="harness_teachers", type=int, default=1, help="Teacher users (fixed count).")
-    add("--think-scale", "THINK_SCALE", dest="harness_think_scale", type=float, default=1.0, help="0: no think time.")
-    add("--turns-mean", "TURNS_MEAN", dest="harness_turns_mean", type=float, default=4.0, help="Mean turns.")
-    add("--leave-rate", "LEAVE_RATE", dest="harness_leave_rate", type=float, default=0.15, help="Leave without ending.")
-    add("--restart-rate", "RESTART_RATE", dest="harness_restart_rate", type=float, default=0.1, help="Restart share.")
-    add(
-        "--preview-rate", "PREVIEW_RATE", dest="harness_preview_rate", type=float, default=0.25, help="Teacher preview."
-    )
-    add("--contract-sample", "CONTRACT_SAMPLE", dest="harness_contract_sample", type=float, default=0.05)
-    add("--cleanup-timeout", "CLEANUP_TIMEOUT", False, dest="harness_cleanup_timeout", type=float, default=60.0)
-    add("--progress-every", "PROGRESS_EVERY", False, dest="harness_progress_every", type=float, default=10.0)
-    add("--harness-seed", "SEED", False, dest="harness_seed", type=int, default=None, help="Seed for behaviour.")
-
-
-def _opt(environment: Environment, name: str, default: Any = None) -> Any:
-    return getattr(environment.parsed_options, f"harness_{name}", default) if environment.parsed_options else default
+# -- options (the table in options.py) --------------------------------------------------------
+def _opt(environment: Environment, name: str) -> Any:
+    """The locustfile option ``name`` as parsed, or its default from the table."""
+    option = OPTIONS[name]
+    parsed = environment.parsed_options
+    return getattr(parsed, option.dest, option.parser_default) if parsed else option.parser_default
 
 
 # -- the conversation path and the per-process registry -----------------------------------------
@@ -172,33 +135,33 @@ class Runtime:
     def _read_behaviour(self) -> None:
         env = self.env
         self.behaviour = Behaviour(
-            think_scale=max(0.0, float(_opt(env, "think_scale", 1.0))),
-            turns_mean=float(_opt(env, "turns_mean", 4.0)),
-            leave_rate=float(_opt(env, "leave_rate", 0.15)),
-            restart_rate=float(_opt(env, "restart_rate", 0.1)),
-            preview_rate=float(_opt(env, "preview_rate", 0.25)),
+            think_scale=max(0.0, float(_opt(env, "think_scale"))),
+            turns_mean=float(_opt(env, "turns_mean")),
+            leave_rate=float(_opt(env, "leave_rate")),
+            restart_rate=float(_opt(env, "restart_rate")),
+            preview_rate=float(_opt(env, "preview_rate")),
         )
-        self.sample_rate = min(1.0, max(0.0, float(_opt(env, "contract_sample", 0.05))))
+        self.sample_rate = min(1.0, max(0.0, float(_opt(env, "contract_sample"))))
 
     def plan(self) -> ShapePlan:
         """The shape plan from the options (users, spawn rate and run time as locust parsed them)."""
         options = self.env.parsed_options
-        max_users = _opt(self.env, "max_users", MAX_USERS)
-        max_time = _opt(self.env, "max_run_time", MAX_RUN_TIME)
+        max_users = _opt(self.env, "max_users")
+        max_time = _opt(self.env, "max_run_time")
         users = int(getattr(options, "num_users", None) or 1)
         if users > max_users:
             log.warning("%d users is over the cap of %d (--max-users); running %d", users, max_users, max_users)
             users = max_users
         # The CLI gives the shape its exact length and locust's --run-time a later backstop.
-        run_time = float(_opt(self.env, "run_time") or getattr(options, "run_time", None) or max_time)
+        run_time = float(_opt(self.env, "shape_run_time") or getattr(options, "run_time", None) or max_time)
         return ShapePlan(
-            shape=_opt(self.env, "shape", "steady"),
+            shape=_opt(self.env, "shape"),
             users=users,
             spawn_rate=float(getattr(options, "spawn_rate", None) or 1.0),
             run_time=min(run_time, max_time),
-            ramp_steps=_opt(self.env, "ramp_steps", 5),
-            spike_base=_opt(self.env, "spike_base", 0.2),
-            spike_at=_opt(self.env, "spike_at", 0.4),
+            ramp_steps=_opt(self.env, "ramp_steps"),
+            spike_base=_opt(self.env, "spike_base"),
+            spike_at=_opt(self.env, "spike_at"),
             spike_duration=_opt(self.env, "spike_duration"),
             soak_ramp=_opt(self.env, "soak_ramp"),
         )
@@ -210,7 +173,7 @@ class Runtime:
     def host_refusal(self) -> str | None:
         if not self.host:
             return "no host: pass --host or --target"
-        if host_allowed(self.host, _opt(self.env, "allow_host", []) or []):
+        if host_allowed(self.host, _opt(self.env, "allow_hosts") or []):
             return None
         name = urlsplit(self.host).hostname or self.host
         return (
@@ -247,7 +210,7 @@ class Runtime:
             return
         self._configure_teachers()
         self._background = [gevent.spawn(self._sample_users)]
-        every = _opt(self.env, "progress_every", 10.0)
+        every = _opt(self.env, "progress_every")
         if every and every > 0:
             self._background.append(gevent.spawn(self._progress, every))
 
@@ -328,7 +291,7 @@ class Runtime:
 
     def _configure_teachers(self) -> None:
         """Teachers run as a fixed count (one identity each); 0 takes the class out of the run."""
-        teachers = max(0, int(_opt(self.env, "teachers", 1)))
+        teachers = max(0, int(_opt(self.env, "teachers")))
         kept = []
         for cls in self._user_classes:
             if getattr(cls, "canvas_role", None) == "teacher":
@@ -436,7 +399,7 @@ class Runtime:
         self._finals.clear()
         for client_id in pending:
             runner.send_message(_DRAIN, None, client_id=client_id)
-        deadline = time.monotonic() + _opt(self.env, "cleanup_timeout", 60.0) + 30
+        deadline = time.monotonic() + _opt(self.env, "cleanup_timeout") + 30
         while time.monotonic() < deadline:
             connected = {client.id for client in runner.clients.all}
             if not (pending & connected) - self._finals:
@@ -485,7 +448,7 @@ class Runtime:
         todo = self.ledger.to_close()
         if not todo:
             return
-        timeout = _opt(self.env, "cleanup_timeout", 60.0)
+        timeout = _opt(self.env, "cleanup_timeout")
         client = HTTPClient.from_url(self.host, concurrency=20, connection_timeout=10, network_timeout=30)
         group = gevent.pool.Pool(20)
         try:
@@ -551,8 +514,8 @@ class Runtime:
             "users": plan.users,
             "spawn_rate": plan.spawn_rate,
             "run_time_s": plan.run_time,
-            "teachers": _opt(self.env, "teachers", 1),
-            "think_scale": _opt(self.env, "think_scale", 1.0),
+            "teachers": _opt(self.env, "teachers"),
+            "think_scale": _opt(self.env, "think_scale"),
             "workers": self.env.runner.worker_count if isinstance(self.env.runner, MasterRunner) else 0,
             "identity_source": self.pool.source if self.pool else None,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
@@ -640,5 +603,5 @@ def _on_init(environment: Environment, **_kwargs: Any) -> None:
         environment.host = rt.target.base_url
 
 
-events.init_command_line_parser.add_listener(_add_options)  # type: ignore[no-untyped-call]
+events.init_command_line_parser.add_listener(add_arguments)  # type: ignore[no-untyped-call]
 events.init.add_listener(_on_init)  # type: ignore[no-untyped-call]
