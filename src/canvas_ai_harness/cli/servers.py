@@ -1,0 +1,236 @@
+"""``mock`` and ``proxy``: the commands that serve until stopped (the mock Canvas, the spec-checking proxy)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from canvas_ai_harness.cli.options import listen_options, option, parse_latency, profile_option
+from canvas_ai_harness.config import PROFILE_CHOICES, write_target
+from canvas_ai_harness.errors import ConfigError
+from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
+
+__all__ = ["mock", "proxy"]
+
+
+@click.command()
+@listen_options("CANVAS_AI_MOCK", port=8080)
+@profile_option(PROFILE_CHOICES, "completed", "Which Canvas behaviour set to reproduce.")
+@click.option(
+    "--llm-latency-ms",
+    "latency",
+    default="0",
+    callback=parse_latency,
+    envvar="CANVAS_AI_MOCK_LLM_LATENCY_MS",
+    help="AI reply time, MEAN or MEAN:JITTER in ms (e.g. 1000:250).",
+)
+@click.option(
+    "--llm-failure-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    envvar="CANVAS_AI_MOCK_LLM_FAILURE_RATE",
+    help="Share of AI calls that fail with Canvas's 503.",
+)
+@click.option(
+    "--llm-null-id-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    envvar="CANVAS_AI_MOCK_LLM_NULL_ID_RATE",
+    help="Share of creates where the AI returns no id (201 with id null).",
+)
+@option("seed", help="Seed for latency and failure draws.")
+@click.option(
+    "--max-conversations",
+    default=200_000,
+    type=click.IntRange(1),
+    envvar="CANVAS_AI_MOCK_MAX_CONVERSATIONS",
+    help="Stored conversations before eviction (completed ones first).",
+)
+@click.option(
+    "--max-body-bytes",
+    default=1_048_576,
+    type=click.IntRange(1),
+    envvar="CANVAS_AI_MOCK_MAX_BODY_BYTES",
+    help="Larger request bodies get 413.",
+)
+@click.option(
+    "--throttle/--no-throttle",
+    default=False,
+    envvar="CANVAS_AI_MOCK_THROTTLE",
+    help="Throttle per user with Canvas's leaky bucket.",
+)
+@click.option(
+    "--throttle-capacity",
+    envvar="CANVAS_AI_MOCK_THROTTLE_CAPACITY",
+    default=800.0,
+    type=click.FloatRange(min=1),
+    help="Leaky bucket capacity.",
+)
+@click.option(
+    "--throttle-outflow",
+    envvar="CANVAS_AI_MOCK_THROTTLE_OUTFLOW",
+    default=10.0,
+    type=click.FloatRange(min=0),
+    help="Units drained per second.",
+)
+@click.option(
+    "--throttle-upfront",
+    envvar="CANVAS_AI_MOCK_THROTTLE_UPFRONT",
+    default=50.0,
+    type=click.FloatRange(min=0),
+    help="Cost charged while a request is in flight.",
+)
+@click.option(
+    "--throttle-cost",
+    envvar="CANVAS_AI_MOCK_THROTTLE_COST",
+    default=1.0,
+    type=click.FloatRange(min=0),
+    help="Cost of a finished request.",
+)
+@click.option(
+    "--unauthorized-status",
+    envvar="CANVAS_AI_MOCK_UNAUTHORIZED_STATUS",
+    default=403,
+    type=click.Choice(["403", "401"]),
+    callback=lambda c, p, v: int(v),
+    help="Status for non-members (older Canvas sites: 401).",
+)
+@click.option(
+    "--write-target",
+    "target_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="CANVAS_AI_MOCK_WRITE_TARGET",
+    help="Write a target file for this mock, then serve.",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    hidden=True,  # tests only: break the contract on purpose (mock/faults.py)
+    callback=lambda c, p, v: _parse_faults(v),
+    help="Break the contract in a named way (repeatable; tests only).",
+)
+def mock(
+    host: str,
+    port: int,
+    profile: str,
+    latency: Any,
+    llm_failure_rate: float,
+    llm_null_id_rate: float,
+    seed: int | None,
+    max_conversations: int,
+    max_body_bytes: int,
+    throttle: bool,
+    throttle_capacity: float,
+    throttle_outflow: float,
+    throttle_upfront: float,
+    throttle_cost: float,
+    unauthorized_status: int,
+    target_path: Path | None,
+    faults: frozenset[str],
+) -> int:
+    """Serve the mock Canvas until Ctrl-C."""
+    from canvas_ai_harness.mock import MockConfig, MockServer, ThrottleConfig
+
+    config = MockConfig(
+        profile=profile,
+        llm_latency=latency,
+        llm_failure_rate=llm_failure_rate,
+        llm_null_id_rate=llm_null_id_rate,
+        seed=seed,
+        max_conversations=max_conversations,
+        max_body_bytes=max_body_bytes,
+        throttle=ThrottleConfig(throttle_capacity, throttle_outflow, throttle_upfront, throttle_cost)
+        if throttle
+        else None,
+        unauthorized_status=unauthorized_status,
+        faults=faults,
+    )
+    server = MockServer(config, host=host, port=port)
+    target = server.target()
+    if target_path is not None:
+        try:
+            write_target(target, target_path)
+        except OSError as exc:
+            server.stop()
+            raise ConfigError(f"cannot write target file {target_path}: {exc.strerror}") from exc
+    click.echo(_banner(server.url, target, target_path))
+    if faults:
+        click.echo(f"Faults injected (tests only): {', '.join(sorted(faults))}", err=True)
+    server.serve_forever()
+    return EXIT_OK
+
+
+def _parse_faults(names: tuple[str, ...]) -> frozenset[str]:
+    from canvas_ai_harness.mock.faults import FAULTS
+
+    unknown = sorted(set(names) - FAULTS.keys())
+    if unknown:
+        raise click.BadParameter(f"unknown fault {unknown[0]!r}; known: {', '.join(sorted(FAULTS))}")
+    return frozenset(names)
+
+
+def _banner(url: str, target: Any, target_path: Path | None) -> str:
+    prefix = f"{url}/api/v1/courses/{target.course_id}/ai_experiences/{target.ai_experience_id}/conversations"
+    tokens = "\n".join(f"  {role:<14} {token}" for role, token in _vars_of(target.tokens).items() if token)
+    lines = [
+        f"Mock Canvas (profile {target.profile}) listening on {url}",
+        f"  course {target.course_id} (sis_course_id:{target.course_sis_id}), AI experience {target.ai_experience_id}",
+        f"  conversations: {prefix}",
+        "Tokens (fixed; mock only):",
+        tokens,
+        f"Try:  curl -s -X POST -H 'Authorization: Bearer {target.tokens.student}' {prefix}",
+    ]
+    if target_path is not None:
+        lines.append(f"Target file written to {target_path}")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+def _vars_of(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+@click.command()
+@click.option("--upstream", default=None, envvar="CANVAS_AI_PROXY_UPSTREAM", help="Canvas base URL to forward to.")
+@click.option("--mock", "use_mock", is_flag=True, envvar="CANVAS_AI_PROXY_MOCK", help="Forward to an embedded mock.")
+@listen_options("CANVAS_AI_PROXY", port=8081)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("conformance-report.json"),
+    envvar="CANVAS_AI_PROXY_REPORT",
+    help="JSON report written on exit, with .txt and .html summaries beside it.",
+)
+@click.option(
+    "--strict", is_flag=True, envvar="CANVAS_AI_PROXY_STRICT", help="Answer non-conforming requests 400; never forward."
+)
+@click.option(
+    "--max-requests", type=click.IntRange(1), default=None, envvar="CANVAS_AI_PROXY_MAX_REQUESTS", help="Stop after N."
+)
+def proxy(
+    upstream: str | None,
+    use_mock: bool,
+    host: str,
+    port: int,
+    report_path: Path,
+    strict: bool,
+    max_requests: int | None,
+) -> int:
+    """Check a client's traffic against the spec on its way to Canvas; write a conformance report on exit.
+
+    Exit code 0: every request and response conformed; 1: at least one did not.
+    """
+    from canvas_ai_harness.proxy import ProxyConfig, run_proxy
+
+    if (upstream is None) == (not use_mock):
+        raise click.UsageError("give exactly one of --upstream URL and --mock")
+    config = ProxyConfig(upstream or "", strict=strict, max_requests=max_requests, report_path=report_path)
+    report = run_proxy(config, host=host, port=port, mock=use_mock, announce=lambda line: click.echo(line, err=True))
+    click.echo(report.to_text(), nl=False)
+    click.echo(f"Report written to {report_path} (and .txt, .html beside it)", err=True)
+    return EXIT_OK if report.passed else EXIT_FAILED
