@@ -25,7 +25,16 @@ from typing import Any, Final
 from canvas_ai_harness.load.plans import SHAPES
 from canvas_ai_harness.load.safety import MAX_RUN_TIME, MAX_USERS
 
-__all__ = ["LOAD_OPTIONS", "LOCUST", "OPTIONS", "PARSER", "LoadOption", "add_arguments", "locust_arguments"]
+__all__ = [
+    "LOAD_OPTIONS",
+    "LOCUST",
+    "OPTIONS",
+    "PARSER",
+    "LoadOption",
+    "add_arguments",
+    "locust_arguments",
+    "parsed_option",
+]
 
 PARSER: Final = "parser"
 LOCUST: Final = "locust"
@@ -165,3 +174,10 @@ def locust_arguments(values: Mapping[str, Any]) -> list[str]:
         for item in value if option.multiple else [value]:
             args += [option.flag, f"{item:g}" if isinstance(item, float) else str(item)]
     return args
+
+
+def parsed_option(environment: Any, name: str) -> Any:
+    """The locustfile option ``name`` as locust parsed it for ``environment``, or its default here."""
+    option = OPTIONS[name]
+    parsed = environment.parsed_options
+    return getattr(parsed, option.dest, option.parser_default) if parsed else option.parser_default
