@@ -5,8 +5,12 @@ click option: ``load`` takes all of its own from there, and ``check`` and ``cont
 ``--target``, ``--seed``, ``--report-dir``, ``--users``, ``--run-time``, ``--thresholds`` and
 ``--allow-host`` from there too, changing only what differs for them (default, help, and the
 variable of a per-command value such as ``--report-dir``). The rest (``--profile``,
-``--max-llm-calls``, ``--host``/``--port``) are factories here. ``--help`` shows each option's
-environment variable (``show_envvar``).
+``--max-llm-calls``, ``--host``/``--port``) are factories here.
+
+Every option has an environment variable, named by one convention: ``PREFIX_<FLAG>``, where the
+prefix is the command's (``CANVAS_AI_MOCK``, ``CANVAS_AI_PROXY``, ``CANVAS_AI_LOAD``...) and
+plain ``CANVAS_AI`` for an option that means the same to every command (``CANVAS_AI_TARGET``,
+``CANVAS_AI_SEED``, ``CANVAS_AI_PROFILE``). ``--help`` shows it (``show_envvar``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ import click
 
 from canvas_ai_harness.load.options import OPTIONS, LoadOption
 
-__all__ = ["listen_options", "max_llm_calls_option", "option", "parse_duration", "parse_latency", "profile_option"]
+__all__ = [
+    "listen_options",
+    "max_llm_calls_option",
+    "option",
+    "parse_duration",
+    "parse_latency",
+    "prefixed_option",
+    "profile_option",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,25 +108,25 @@ def option(name: str, **changes: Any) -> Callable[[F], F]:
     )
 
 
+def prefixed_option(prefix: str, flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
+    """``click.option(flag, ...)`` whose environment variable is ``PREFIX_<FLAG>``."""
+    env = flag.split("/")[0].removeprefix("--").replace("-", "_").upper()
+    return click.option(flag, *names, envvar=f"{prefix}_{env}", show_envvar=True, **kwargs)
+
+
 def profile_option(choices: tuple[str, ...], default: str | None, help: str) -> Callable[[F], F]:
-    return click.option("--profile", type=click.Choice(choices), default=default, envvar="CANVAS_AI_PROFILE", help=help)
+    return prefixed_option("CANVAS_AI", "--profile", type=click.Choice(choices), default=default, help=help)
 
 
 def max_llm_calls_option(help: str) -> Callable[[F], F]:
-    return click.option(
-        "--max-llm-calls", type=click.IntRange(0), default=None, envvar="CANVAS_AI_MAX_LLM_CALLS", help=help
-    )
+    return prefixed_option("CANVAS_AI", "--max-llm-calls", type=click.IntRange(0), default=None, help=help)
 
 
 def listen_options(env_prefix: str, port: int) -> Callable[[F], F]:
     """``--host`` and ``--port`` of a server command (the mock, the proxy)."""
-    host_option = click.option("--host", default="127.0.0.1", envvar=f"{env_prefix}_HOST", help="Address to listen on.")
-    port_option = click.option(
-        "--port",
-        default=port,
-        type=click.IntRange(0, 65535),
-        envvar=f"{env_prefix}_PORT",
-        help="Port (0: any free port).",
+    host_option = prefixed_option(env_prefix, "--host", default="127.0.0.1", help="Address to listen on.")
+    port_option = prefixed_option(
+        env_prefix, "--port", default=port, type=click.IntRange(0, 65535), help="Port (0: any free port)."
     )
 
     def decorate(command: F) -> F:

@@ -2,107 +2,79 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from canvas_ai_harness.cli.options import listen_options, option, parse_latency, profile_option
+from canvas_ai_harness.cli.options import listen_options, option, parse_latency, prefixed_option, profile_option
 from canvas_ai_harness.config import PROFILE_CHOICES, write_target
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
 
 __all__ = ["mock", "proxy"]
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _mock_option(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
+    return prefixed_option("CANVAS_AI_MOCK", flag, *names, **kwargs)
+
+
+def _proxy_option(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
+    return prefixed_option("CANVAS_AI_PROXY", flag, *names, **kwargs)
+
 
 @click.command()
 @listen_options("CANVAS_AI_MOCK", port=8080)
 @profile_option(PROFILE_CHOICES, "completed", "Which Canvas behaviour set to reproduce.")
-@click.option(
+@_mock_option(
     "--llm-latency-ms",
-    "latency",
+    "llm_latency",
     default="0",
     callback=parse_latency,
-    envvar="CANVAS_AI_MOCK_LLM_LATENCY_MS",
     help="AI reply time, MEAN or MEAN:JITTER in ms (e.g. 1000:250).",
 )
-@click.option(
+@_mock_option(
     "--llm-failure-rate",
     default=0.0,
     type=click.FloatRange(0, 1),
-    envvar="CANVAS_AI_MOCK_LLM_FAILURE_RATE",
     help="Share of AI calls that fail with Canvas's 503.",
 )
-@click.option(
+@_mock_option(
     "--llm-null-id-rate",
     default=0.0,
     type=click.FloatRange(0, 1),
-    envvar="CANVAS_AI_MOCK_LLM_NULL_ID_RATE",
     help="Share of creates where the AI returns no id (201 with id null).",
 )
 @option("seed", help="Seed for latency and failure draws.")
-@click.option(
+@_mock_option(
     "--max-conversations",
     default=200_000,
     type=click.IntRange(1),
-    envvar="CANVAS_AI_MOCK_MAX_CONVERSATIONS",
     help="Stored conversations before eviction (completed ones first).",
 )
-@click.option(
-    "--max-body-bytes",
-    default=1_048_576,
-    type=click.IntRange(1),
-    envvar="CANVAS_AI_MOCK_MAX_BODY_BYTES",
-    help="Larger request bodies get 413.",
+@_mock_option("--max-body-bytes", default=1_048_576, type=click.IntRange(1), help="Larger request bodies get 413.")
+@_mock_option("--throttle/--no-throttle", default=False, help="Throttle per user with Canvas's leaky bucket.")
+@_mock_option("--throttle-capacity", default=800.0, type=click.FloatRange(min=1), help="Leaky bucket capacity.")
+@_mock_option("--throttle-outflow", default=10.0, type=click.FloatRange(min=0), help="Units drained per second.")
+@_mock_option(
+    "--throttle-upfront", default=50.0, type=click.FloatRange(min=0), help="Cost charged while a request is in flight."
 )
-@click.option(
-    "--throttle/--no-throttle",
-    default=False,
-    envvar="CANVAS_AI_MOCK_THROTTLE",
-    help="Throttle per user with Canvas's leaky bucket.",
-)
-@click.option(
-    "--throttle-capacity",
-    envvar="CANVAS_AI_MOCK_THROTTLE_CAPACITY",
-    default=800.0,
-    type=click.FloatRange(min=1),
-    help="Leaky bucket capacity.",
-)
-@click.option(
-    "--throttle-outflow",
-    envvar="CANVAS_AI_MOCK_THROTTLE_OUTFLOW",
-    default=10.0,
-    type=click.FloatRange(min=0),
-    help="Units drained per second.",
-)
-@click.option(
-    "--throttle-upfront",
-    envvar="CANVAS_AI_MOCK_THROTTLE_UPFRONT",
-    default=50.0,
-    type=click.FloatRange(min=0),
-    help="Cost charged while a request is in flight.",
-)
-@click.option(
-    "--throttle-cost",
-    envvar="CANVAS_AI_MOCK_THROTTLE_COST",
-    default=1.0,
-    type=click.FloatRange(min=0),
-    help="Cost of a finished request.",
-)
-@click.option(
+@_mock_option("--throttle-cost", default=1.0, type=click.FloatRange(min=0), help="Cost of a finished request.")
+@_mock_option(
     "--unauthorized-status",
-    envvar="CANVAS_AI_MOCK_UNAUTHORIZED_STATUS",
     default=403,
     type=click.Choice(["403", "401"]),
     callback=lambda c, p, v: int(v),
     help="Status for non-members (older Canvas sites: 401).",
 )
-@click.option(
+@_mock_option(
     "--write-target",
     "target_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    envvar="CANVAS_AI_MOCK_WRITE_TARGET",
     help="Write a target file for this mock, then serve.",
 )
 @click.option(
@@ -116,39 +88,19 @@ __all__ = ["mock", "proxy"]
 def mock(
     host: str,
     port: int,
-    profile: str,
-    latency: Any,
-    llm_failure_rate: float,
-    llm_null_id_rate: float,
-    seed: int | None,
-    max_conversations: int,
-    max_body_bytes: int,
     throttle: bool,
     throttle_capacity: float,
     throttle_outflow: float,
     throttle_upfront: float,
     throttle_cost: float,
-    unauthorized_status: int,
     target_path: Path | None,
-    faults: frozenset[str],
+    **settings: Any,
 ) -> int:
     """Serve the mock Canvas until Ctrl-C."""
     from canvas_ai_harness.mock import MockConfig, MockServer, ThrottleConfig
 
-    config = MockConfig(
-        profile=profile,
-        llm_latency=latency,
-        llm_failure_rate=llm_failure_rate,
-        llm_null_id_rate=llm_null_id_rate,
-        seed=seed,
-        max_conversations=max_conversations,
-        max_body_bytes=max_body_bytes,
-        throttle=ThrottleConfig(throttle_capacity, throttle_outflow, throttle_upfront, throttle_cost)
-        if throttle
-        else None,
-        unauthorized_status=unauthorized_status,
-        faults=faults,
-    )
+    bucket = ThrottleConfig(throttle_capacity, throttle_outflow, throttle_upfront, throttle_cost)
+    config = MockConfig(throttle=bucket if throttle else None, **settings)
     server = MockServer(config, host=host, port=port)
     target = server.target()
     if target_path is not None:
@@ -158,8 +110,8 @@ def mock(
             server.stop()
             raise ConfigError(f"cannot write target file {target_path}: {exc.strerror}") from exc
     click.echo(_banner(server.url, target, target_path))
-    if faults:
-        click.echo(f"Faults injected (tests only): {', '.join(sorted(faults))}", err=True)
+    if config.faults:
+        click.echo(f"Faults injected (tests only): {', '.join(sorted(config.faults))}", err=True)
     server.serve_forever()
     return EXIT_OK
 
@@ -195,23 +147,18 @@ def _vars_of(obj: Any) -> dict[str, Any]:
 
 
 @click.command()
-@click.option("--upstream", default=None, envvar="CANVAS_AI_PROXY_UPSTREAM", help="Canvas base URL to forward to.")
-@click.option("--mock", "use_mock", is_flag=True, envvar="CANVAS_AI_PROXY_MOCK", help="Forward to an embedded mock.")
+@_proxy_option("--upstream", default=None, help="Canvas base URL to forward to.")
+@_proxy_option("--mock", "use_mock", is_flag=True, help="Forward to an embedded mock.")
 @listen_options("CANVAS_AI_PROXY", port=8081)
-@click.option(
+@_proxy_option(
     "--report",
     "report_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("conformance-report.json"),
-    envvar="CANVAS_AI_PROXY_REPORT",
     help="JSON report written on exit, with .txt and .html summaries beside it.",
 )
-@click.option(
-    "--strict", is_flag=True, envvar="CANVAS_AI_PROXY_STRICT", help="Answer non-conforming requests 400; never forward."
-)
-@click.option(
-    "--max-requests", type=click.IntRange(1), default=None, envvar="CANVAS_AI_PROXY_MAX_REQUESTS", help="Stop after N."
-)
+@_proxy_option("--strict", is_flag=True, help="Answer non-conforming requests 400; never forward.")
+@_proxy_option("--max-requests", type=click.IntRange(1), default=None, help="Stop after N.")
 def proxy(
     upstream: str | None,
     use_mock: bool,

@@ -73,30 +73,13 @@ def load(target: Path | None, **options: Any) -> int:
     envvar="CANVAS_AI_RATE_LIMIT",
     help="Requests per second; 0: no limit. Default: none on the mock, 5 otherwise.",
 )
-def contract(
-    target: Path | None,
-    profile: str | None,
-    max_examples: int,
-    seed: int | None,
-    junit_xml: Path | None,
-    report_dir: Path | None,
-    max_llm_calls: int | None,
-    rate_limit: float | None,
-) -> int:
+def contract(target: Path | None, junit_xml: Path | None, **settings: Any) -> int:
     """Check that a Canvas keeps the AI Conversations contract (exit 0 keeps, 1 breaks)."""
     from canvas_ai_harness.contract.runner import run_contract
     from canvas_ai_harness.contract.session import Settings
 
-    settings = Settings(
-        target_path=None if target is None else str(target),
-        profile=profile,
-        max_examples=max_examples,
-        seed=seed,
-        max_llm_calls=max_llm_calls,
-        rate_limit=rate_limit,
-        report_dir=report_dir,
-    )
-    return run_contract(settings, junit_xml=junit_xml).exit_code
+    run = Settings(target_path=None if target is None else str(target), **settings)
+    return run_contract(run, junit_xml=junit_xml).exit_code
 
 
 @click.command()

@@ -12,8 +12,8 @@ they think), ``identities``, ``outcomes``, ``checks`` (sampled contract checks),
 Modules only locust processes import (locust monkey-patches with gevent on import):
 ``runtime`` (the run controller and its wiring to locust's events) with its parts ``state``,
 ``prepare``, ``handout`` (identities across processes), ``cleanup`` and ``finish`` (summary,
-reports), ``users`` (the student
-and teacher scenarios), ``shapes`` (``LoadTestShape``s) and ``locustfile``.
+reports); ``users`` (the student and teacher scenarios), ``shapes`` (``LoadTestShape``s) and
+``locustfile``.
 """
 
 from __future__ import annotations
