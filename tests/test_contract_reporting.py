@@ -13,7 +13,7 @@ import pytest
 
 from canvas_ai_harness.cli import main
 from canvas_ai_harness.config import Target, Tokens, write_target
-from canvas_ai_harness.mock import MockServer
+from canvas_ai_harness.mock import Latency, MockServer
 from canvas_ai_harness.mock.world import (
     ADMIN_TOKEN,
     OTHER_STUDENT_TOKEN,
@@ -130,7 +130,8 @@ def test_a_failing_run_exits_1_and_a_passing_one_0(
 def test_a_target_that_stops_answering_mid_run_ends_it_with_exit_2(
     contract_run: RunContract, mock_canvas: Callable[..., MockServer]
 ) -> None:
-    server = mock_canvas()
+    # Each AI call takes 20 ms, so the run outlasts the stopper's poll however fast the machine is.
+    server = mock_canvas(llm_latency=Latency(20))
 
     def stop_after_some_calls() -> None:
         while len(server.service.calls) < 20:

@@ -35,17 +35,6 @@ for _command in (mock, proxy, load, contract, check):
     cli.add_command(_command)
 
 
-def _show_envvars(group: click.Group) -> None:
-    """List each option's environment variable in ``--help`` (click hides them unless asked)."""
-    for command in group.commands.values():
-        for param in command.params:
-            if isinstance(param, click.Option) and param.envvar:
-                param.show_envvar = True
-
-
-_show_envvars(cli)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script's entry point)."""
     try:

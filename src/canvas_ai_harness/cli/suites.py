@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from canvas_ai_harness.cli.options import max_llm_calls_option, option, profile_option
+from canvas_ai_harness.cli.options import max_llm_calls_option, option, prefixed_option, profile_option
 from canvas_ai_harness.load.options import LOAD_OPTIONS
 
 __all__ = ["check", "contract", "load"]
@@ -42,19 +42,19 @@ def load(target: Path | None, **options: Any) -> int:
 @profile_option(
     ("completed", "ended", "auto"), None, "Behaviour set to expect; auto asks the target. Default: the target file's."
 )
-@click.option(
+@prefixed_option(
+    "CANVAS_AI",
     "--max-examples",
     default=10,
     type=click.IntRange(1),
-    envvar="CANVAS_AI_MAX_EXAMPLES",
     help="Generated cases per operation.",
 )
 @option("seed", help="Seed for a repeatable run.")
-@click.option(
+@prefixed_option(
+    "CANVAS_AI",
     "--junit-xml",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    envvar="CANVAS_AI_JUNIT_XML",
     help="Write JUnit XML here (tokens redacted).",
 )
 @option(
@@ -66,11 +66,11 @@ def load(target: Path | None, **options: Any) -> int:
 @max_llm_calls_option(
     "AI calls (creates, post_messages) allowed; 0: no limit. Default: none on the mock, 150 otherwise."
 )
-@click.option(
+@prefixed_option(
+    "CANVAS_AI",
     "--rate-limit",
     type=click.FloatRange(0),
     default=None,
-    envvar="CANVAS_AI_RATE_LIMIT",
     help="Requests per second; 0: no limit. Default: none on the mock, 5 otherwise.",
 )
 def contract(target: Path | None, junit_xml: Path | None, **settings: Any) -> int:
