@@ -1,10 +1,10 @@
 """Options that several commands share, each declared once.
 
-``option(name)`` turns an entry of the load table (``load/options.py``) into a
-click option: ``load`` takes all of its own from there, and ``check`` and ``contract`` take
-``--target``, ``--seed``, ``--report-dir``, ``--users``, ``--run-time``, ``--thresholds`` and
-``--allow-host`` from there too, changing only what differs for them (default, help, and the
-variable of a per-command value such as ``--report-dir``). The rest (``--profile``,
+``option(name)`` turns an entry of the load table (``load/options.py``) into a click option:
+``load`` takes all of its own from there, and ``check``, ``contract`` and ``mock`` take the ones
+they share with it (``--target``, ``--seed``, ``--report-dir``, ``--users``, ``--run-time``,
+``--thresholds``, ``--allow-host``) from there too, changing only what differs for them
+(default, help, and the variable of a per-command value such as ``--report-dir``). The rest (``--profile``,
 ``--max-llm-calls``, ``--host``/``--port``) are factories here.
 
 Every option has an environment variable, named by one convention: ``PREFIX_<FLAG>``, where the

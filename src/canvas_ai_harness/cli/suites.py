@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from canvas_ai_harness.cli.options import max_llm_calls_option, option, prefixed_option, profile_option
+from canvas_ai_harness.config import PROFILE_CHOICES
 from canvas_ai_harness.load.options import LOAD_OPTIONS
 
 __all__ = ["check", "contract", "load"]
@@ -40,7 +41,7 @@ def load(target: Path | None, **options: Any) -> int:
 @click.command()
 @option("target", help="Target file (TOML). Without one, an embedded mock Canvas on a free port.")
 @profile_option(
-    ("completed", "ended", "auto"), None, "Behaviour set to expect; auto asks the target. Default: the target file's."
+    (*PROFILE_CHOICES, "auto"), None, "Behaviour set to expect; auto asks the target. Default: the target file's."
 )
 @prefixed_option(
     "CANVAS_AI",
