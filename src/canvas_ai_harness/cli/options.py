@@ -25,6 +25,7 @@ import click
 from canvas_ai_harness.load.options import OPTIONS, LoadOption
 
 __all__ = [
+    "A_FILE",
     "listen_options",
     "max_llm_calls_option",
     "option",
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+A_FILE = click.Path(dir_okay=False, path_type=Path)  # a file to read later or to write: a target, a report
 
 
 def parse_latency(ctx: click.Context | None, param: click.Parameter | None, value: str) -> Any:
@@ -77,7 +79,7 @@ def _click_type(spec: LoadOption) -> dict[str, Any]:
     if kind == "choice":
         return {"type": click.Choice(spec.choices)}
     if kind == "target":  # read (and refused with one line) by load_target
-        return {"type": click.Path(dir_okay=False, path_type=Path)}
+        return {"type": A_FILE}
     if kind == "file":
         return {"type": click.Path(exists=True, dir_okay=False, path_type=Path)}
     if kind == "dir":

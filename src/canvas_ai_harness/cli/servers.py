@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from canvas_ai_harness.cli.options import listen_options, option, parse_latency, prefixed_option, profile_option
+from canvas_ai_harness.cli.options import A_FILE, listen_options, option, parse_latency, prefixed_option, profile_option
 from canvas_ai_harness.config import PROFILE_CHOICES, write_target
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
@@ -71,11 +71,7 @@ def _proxy_option(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
     help="Status for non-members (older Canvas sites: 401).",
 )
 @_mock_option(
-    "--write-target",
-    "target_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write a target file for this mock, then serve.",
+    "--write-target", "target_path", type=A_FILE, default=None, help="Write a target file for this mock, then serve."
 )
 @click.option(
     "--fault",
@@ -153,7 +149,7 @@ def _vars_of(obj: Any) -> dict[str, Any]:
 @_proxy_option(
     "--report",
     "report_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=A_FILE,
     default=Path("conformance-report.json"),
     help="JSON report written on exit, with .txt and .html summaries beside it.",
 )

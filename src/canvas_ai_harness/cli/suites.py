@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from canvas_ai_harness.cli.options import max_llm_calls_option, option, prefixed_option, profile_option
+from canvas_ai_harness.cli.options import A_FILE, max_llm_calls_option, option, prefixed_option, profile_option
 from canvas_ai_harness.config import PROFILE_CHOICES
 from canvas_ai_harness.load.options import LOAD_OPTIONS
 
@@ -51,13 +51,7 @@ def load(target: Path | None, **options: Any) -> int:
     help="Generated cases per operation.",
 )
 @option("seed", help="Seed for a repeatable run.")
-@prefixed_option(
-    "CANVAS_AI",
-    "--junit-xml",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write JUnit XML here (tokens redacted).",
-)
+@prefixed_option("CANVAS_AI", "--junit-xml", type=A_FILE, default=None, help="Write JUnit XML here (tokens redacted).")
 @option(
     "report_dir",
     default=None,
