@@ -7,4 +7,5 @@ pytest_plugins = [
     "fixtures.proxy",
     "fixtures.load",
     "fixtures.contract",
+    "fixtures.signals",
 ]

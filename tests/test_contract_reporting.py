@@ -4,8 +4,6 @@ anywhere (output, JUnit, JSON report, curl lines), and the documented exit codes
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import pytest
 
 from canvas_ai_harness.cli import main
 from canvas_ai_harness.config import Target, Tokens, write_target
-from canvas_ai_harness.mock import Latency, MockServer
+from canvas_ai_harness.mock import MockServer
 from canvas_ai_harness.mock.world import (
     ADMIN_TOKEN,
     OTHER_STUDENT_TOKEN,
@@ -22,6 +20,7 @@ from canvas_ai_harness.mock.world import (
     TEACHER_TOKEN,
 )
 from fixtures.contract import RunContract
+from fixtures.hooks import die_after
 
 TOKENS = (STUDENT_TOKEN, OTHER_STUDENT_TOKEN, TEACHER_TOKEN, OUTSIDER_TOKEN, ADMIN_TOKEN)
 
@@ -130,18 +129,10 @@ def test_a_failing_run_exits_1_and_a_passing_one_0(
 def test_a_target_that_stops_answering_mid_run_ends_it_with_exit_2(
     contract_run: RunContract, mock_canvas: Callable[..., MockServer]
 ) -> None:
-    # Each AI call takes 20 ms, so the run outlasts the stopper's poll however fast the machine is.
-    server = mock_canvas(llm_latency=Latency(20))
+    server = mock_canvas()
+    die_after(server, requests=20)
 
-    def stop_after_some_calls() -> None:
-        while len(server.service.calls) < 20:
-            time.sleep(0.01)
-        server.stop()
-
-    stopper = threading.Thread(target=stop_after_some_calls, daemon=True)
-    stopper.start()
     run = contract_run(server, modules=("test_visibility.py", "test_input.py"))
-    stopper.join(timeout=10)
 
     assert run.code == 2
     assert run.report["exit_code"] == 2

@@ -5,11 +5,9 @@ interrupted run still writes its reports."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,10 +16,12 @@ import pytest
 from canvas_ai_harness.config import write_target
 from canvas_ai_harness.contract.client import is_throttled
 from canvas_ai_harness.contract.limits import BudgetExhausted, LLMBudget, Pacer
-from canvas_ai_harness.mock import Latency, MockServer, ThrottleConfig
+from canvas_ai_harness.mock import MockServer, ThrottleConfig
 from fixtures.contract import RunContract
+from fixtures.hooks import hold_once
 
 AI_ROUTES = ("/conversations", "/messages")
+WAIT = 240  # seconds: bounds a hang, not a speed check (a busy machine starts the suite slowly)
 
 
 def _ai_calls(server: MockServer) -> int:
@@ -133,19 +133,25 @@ def test_the_pacer_spaces_requests_and_slows_down_after_throttling() -> None:
     assert pauses == [0.25, 0.5]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_an_interrupted_run_writes_its_reports_and_ends_its_conversations(
-    tmp_path: Path, mock_canvas: Callable[..., MockServer]
+    sig: signal.Signals, tmp_path: Path, mock_canvas: Callable[..., MockServer]
 ) -> None:
-    server = mock_canvas(llm_latency=Latency(30.0))
+    server = mock_canvas()
+    # Interrupt the run mid-way and between two AI calls: while Canvas holds a GET, once five
+    # AI calls (conversations to end) have been answered.
+    held = hold_once(server, lambda request: request.method == "GET" and _ai_calls(server) >= 5)
     write_target(server.target(), tmp_path / "target.toml")
     command = [sys.executable, "-m", "canvas_ai_harness", "contract", "--target", str(tmp_path / "target.toml")]
     command += ["--report-dir", str(tmp_path / "reports"), "--junit-xml", str(tmp_path / "junit.xml"), "--seed", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ})
-    deadline = time.monotonic() + 120
-    while _ai_calls(server) < 5 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=120)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process:
+        try:
+            assert held.wait(timeout=WAIT), "the run never reached a GET after five AI calls"
+            process.send_signal(sig)
+            output, _ = process.communicate(timeout=WAIT)
+        finally:
+            if process.poll() is None:
+                process.kill()
 
     assert process.returncode == 130, output.decode()
     report = json.loads((tmp_path / "reports" / "contract-report.json").read_text())

@@ -53,14 +53,17 @@ class UvicornServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def start(self) -> Self:
-        """Serve in a daemon thread; return once the server accepts connections."""
+    def start(self, timeout: float = 60.0) -> Self:
+        """Serve in a daemon thread; return once the server accepts connections.
+
+        ``timeout`` only bounds a server that never comes up (a busy machine may take seconds).
+        """
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} did not start within 10 s")
+                raise RuntimeError(f"{self.name} did not start within {timeout:g} s")
             time.sleep(0.005)
         return self
 
@@ -78,12 +81,32 @@ class UvicornServer:
             return not self._thread.is_alive()
         return True
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 2.0) -> None:
+        """Stop serving: finish the requests in flight for up to ``grace`` seconds, then drop them."""
         self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=grace)
+            if self._thread.is_alive():
+                # A request held open (a slow AI reply, a client that never reads) would keep
+                # uvicorn waiting; forced, it cancels what is left.
+                self._server.force_exit = True
+                self._thread.join(timeout=30)
         with contextlib.suppress(OSError):
             self._socket.close()
+
+    def abort(self) -> None:
+        """Stop answering at once, as a crashed server does: refuse new connections, reset open ones.
+
+        Call it from the server's own thread (an app or a hook of the service); for tests of a
+        target that dies mid-run.
+        """
+        for listener in self._server.servers:
+            listener.close()
+        for connection in list(self._server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+        self._server.should_exit = True
 
     def __enter__(self) -> Self:
         return self.start()

@@ -21,6 +21,7 @@ from canvas_ai_harness.cli.servers import mock, proxy
 from canvas_ai_harness.cli.suites import check, contract, load
 from canvas_ai_harness.errors import HarnessError
 from canvas_ai_harness.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from canvas_ai_harness.interrupts import sigterm_as_interrupt
 
 __all__ = ["cli", "main", "run"]
 
@@ -38,7 +39,8 @@ for _command in (mock, proxy, load, contract, check):
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script's entry point)."""
     try:
-        result = cli.main(args=argv, prog_name="canvas-ai-harness", standalone_mode=False)
+        with sigterm_as_interrupt():  # a cancelled CI job stops a run as Ctrl-C does: reports, clean-up, 130
+            result = cli.main(args=argv, prog_name="canvas-ai-harness", standalone_mode=False)
     except HarnessError as exc:
         click.echo(f"canvas-ai-harness: error: {exc}", err=True)
         return exc.exit_code

@@ -36,6 +36,7 @@ from typing import Any, TextIO
 from canvas_ai_harness.config import Target, load_target, write_target
 from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
+from canvas_ai_harness.interrupts import sigterm_as_interrupt
 from canvas_ai_harness.load.identities import read_identity_csv, target_identities
 from canvas_ai_harness.load.options import OPTIONS, locust_arguments
 from canvas_ai_harness.load.plans import ShapePlan
@@ -260,7 +261,7 @@ def run_load(options: LoadOptions, echo: Callable[[str], None] | None = None) ->
     with (
         tempfile.TemporaryDirectory(prefix="canvas-ai-load-") as scratch,
         contextlib.ExitStack() as stack,
-        _sigterm_as_interrupt(),
+        sigterm_as_interrupt(),
     ):
         target = options.target
         if target is None:
@@ -269,23 +270,6 @@ def run_load(options: LoadOptions, echo: Callable[[str], None] | None = None) ->
         teachers = _teachers(options, target)
         _check_identities(options, target, options.target is None, teachers)
         return _run_locust(options, target, teachers, Path(scratch), say)
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a cancelled CI job) stops the run like Ctrl-C: clean-up runs, no child is orphaned."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_locust(

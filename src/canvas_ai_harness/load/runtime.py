@@ -40,6 +40,7 @@ from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, MasterR
 from canvas_ai_harness.config import load_target
 from canvas_ai_harness.errors import HarnessError
 from canvas_ai_harness.exits import EXIT_USAGE
+from canvas_ai_harness.interrupts import take_back_sigint
 from canvas_ai_harness.load.cleanup import CleanUp
 from canvas_ai_harness.load.finish import Finish
 from canvas_ai_harness.load.handout import IDENTITIES_ASK, IDENTITIES_GIVE, Handout
@@ -52,6 +53,9 @@ from canvas_ai_harness.load.state import World
 __all__ = ["Runtime", "World", "runtime"]
 
 log = logging.getLogger("canvas_ai_harness.load")
+# Started from a background job, locust would ignore the SIGINT that stops it (and that it sends
+# its workers, which fork from this process): the run would go on to its full run time.
+take_back_sigint()
 _DRAIN, _FINAL = "canvas_ai_drain", "canvas_ai_final"
 _RECENT = 1000  # conversation ids kept for teachers to review
 _RUNTIMES: dict[int, Runtime] = {}
