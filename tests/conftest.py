@@ -8,4 +8,5 @@ pytest_plugins = [
     "fixtures.load",
     "fixtures.contract",
     "fixtures.signals",
+    "fixtures.generation",
 ]

@@ -25,8 +25,9 @@ from canvas_ai_harness import load_target
 from canvas_ai_harness.cli import main
 from canvas_ai_harness.mock import Latency, MockConfig, ThrottleConfig, default_target
 from canvas_ai_harness.mock import world as w
+from fixtures.generation import SLOW_OK
 
-WAIT = 20.0  # seconds a subprocess may take to start or stop on a loaded machine
+WAIT = 120.0  # seconds: bounds a subprocess that hangs while starting or stopping, not a speed check
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -146,7 +147,7 @@ _OPTIONS = ["--port", "--profile", "--llm-latency-ms", "--llm-failure-rate", "--
 _OPTIONS += ["--throttle", "--throttle-capacity", "--unauthorized-status", "--no-such-option", "-h"]
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[*SLOW_OK, HealthCheck.function_scoped_fixture])
 @given(args=st.lists(st.sampled_from(_OPTIONS) | st.text(max_size=8), max_size=6))
 def test_any_mock_arguments_exit_0_or_2_without_a_traceback(
     capsys: pytest.CaptureFixture[str], no_server: list[MockConfig], args: list[str]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from canvas_ai_harness import ConfigError, Target, Tokens, load_target, parse_target, write_target
 from canvas_ai_harness.mock import default_target
+from fixtures.generation import SLOW_OK
 
 MINIMAL = """\
 base_url = "https://canvas.example.edu"
@@ -218,7 +219,7 @@ _values = st.text(st.characters(codec="utf-8"), min_size=1, max_size=20).filter(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[*SLOW_OK, HealthCheck.function_scoped_fixture])
 @given(
     tokens=st.builds(Tokens, student=_values, other_student=st.none() | _values, teacher=st.none() | _values),
     sis=st.none() | _values,

@@ -25,6 +25,7 @@ from canvas_ai_harness.contract.rulebook import UNKNOWN_COURSE, UNKNOWN_EXPERIEN
 from canvas_ai_harness.contract.scenario import Canvas
 from canvas_ai_harness.mock import ApiRequest, ApiResponse, CanvasService, MockConfig, default_target
 from canvas_ai_harness.mock.faults import FAULTS
+from fixtures.generation import SLOW_OK
 
 Bend = Callable[[ApiRequest, ApiResponse], None]
 A_TURN = "Plants make sugar from light."
@@ -249,7 +250,7 @@ def test_a_message_judged_blank_is_blank_to_the_mock_too_and_vice_versa(text: st
         assert text.strip()
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=50)
+@settings(suppress_health_check=[*SLOW_OK, HealthCheck.function_scoped_fixture], max_examples=50)
 @given(text=st.text(), encoding=st.sampled_from(["json", "form", "query"]))
 def test_the_rulebook_reads_back_the_message_the_client_sent(
     synthetic: Callable[..., Canvas], text: str, encoding: str

@@ -9,11 +9,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from canvas_ai_harness.mock import ApiRequest, CanvasService, MockConfig, MockServer
 from fixtures.custom_servers import StartCanvas
+from fixtures.generation import SLOW_OK
 from fixtures.servers import Canvas
 
 MALFORMED = {"errors": [{"message": "The request body could not be parsed."}]}
@@ -264,7 +265,7 @@ _requests = st.builds(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=SLOW_OK)
 @given(requests=st.lists(_requests, min_size=1, max_size=4))
 def test_any_request_gets_a_json_or_plain_text_answer_below_500(requests: list[ApiRequest]) -> None:
     service = CanvasService(MockConfig(profile="ended"))

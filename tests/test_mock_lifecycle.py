@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from canvas_ai_harness import rules
 from fixtures.custom_servers import StartCanvas
+from fixtures.generation import SLOW_OK
 from fixtures.servers import Canvas
 from fixtures.services import InProcess
 
@@ -171,7 +172,7 @@ def test_percentage_matches_decimal_round_half_up(total: int, data: st.DataObjec
 
 
 # The fixture is a factory: each example builds its own mock.
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[*SLOW_OK, HealthCheck.function_scoped_fixture])
 @given(turns=st.lists(st.text(max_size=40).filter(str.strip), min_size=1, max_size=8))
 def test_progress_never_decreases_and_stays_within_total(
     in_process: Callable[..., InProcess], turns: list[str]

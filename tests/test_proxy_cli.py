@@ -15,27 +15,29 @@ from canvas_ai_harness.cli import main
 from canvas_ai_harness.mock import world
 
 BASE = "/api/v1/courses/101/ai_experiences/7/conversations"
+WAIT = 120  # seconds: bounds a hang, not a speed check
 
 
 @pytest.mark.slow
 def test_proxy_with_embedded_mock_stops_after_max_requests_and_reports(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     command = [sys.executable, "-m", "canvas_ai_harness", "proxy", "--mock", "--port", "0", "--max-requests", "2"]
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [*command, "--report", str(report)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stderr is not None
-        first = process.stderr.readline()
-        match = re.search(r"Proxy on (http://127\.0\.0\.1:\d+)", first)
-        assert match, first
-        headers = {"Authorization": f"Bearer {world.STUDENT_TOKEN}"}
-        with httpx.Client(base_url=match.group(1)) as http:
-            assert http.post(BASE, headers=headers).status_code == 201
-            assert http.post(f"{BASE}/1/messages", headers=headers, content=b"message=hi").status_code == 400
-        stdout, stderr = process.communicate(timeout=20)
-    finally:
-        process.kill()
+    ) as process:
+        try:
+            assert process.stderr is not None
+            first = process.stderr.readline()
+            match = re.search(r"Proxy on (http://127\.0\.0\.1:\d+)", first)
+            assert match, first
+            headers = {"Authorization": f"Bearer {world.STUDENT_TOKEN}"}
+            with httpx.Client(base_url=match.group(1), timeout=WAIT) as http:
+                assert http.post(BASE, headers=headers).status_code == 201
+                assert http.post(f"{BASE}/1/messages", headers=headers, content=b"message=hi").status_code == 400
+            stdout, stderr = process.communicate(timeout=WAIT)
+        finally:
+            if process.poll() is None:
+                process.kill()
     assert process.returncode == 1, stderr  # the second request had no Content-Type
     assert "FAILED" in stdout and "content-type" in stdout
     assert json.loads(report.read_text())["totals"]["non_conforming_requests"] == 1

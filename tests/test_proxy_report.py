@@ -166,7 +166,9 @@ def test_backoff_is_seen_through_the_proxy(scripted: tuple[Scripted, Proxied]) -
     upstream.answer(503, json.dumps({"error": "The AI service is temporarily unavailable."}).encode(), [JSON])
     body = {"id": 1, "messages": [{"role": "User", "text": "p"}, {"role": "Assistant", "text": "q"}], "progress": None}
     upstream.answer(201, json.dumps(body).encode(), [JSON])
-    for wait in (0.06, 0.12, 0.0):
+    # Each wait is at least MIN_BACKOFF_S and the second five times the first, so that a busy
+    # machine's own delays cannot turn "waiting longer each time" into its opposite.
+    for wait in (0.1, 0.5, 0.0):
         status = proxied.http.post(BASE, headers=STUDENT).status_code
         time.sleep(wait)
     assert status == 201

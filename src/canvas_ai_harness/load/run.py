@@ -197,7 +197,7 @@ def _embedded_mock(latency: str, directory: Path) -> Iterator[Target]:
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # bounds a mock that never starts; a busy machine is slow to
         while not target_file.exists() or not _serves_mock(load_target(target_file)):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise TargetUnreachable(f"the embedded mock did not start (see {directory / 'mock.log'})")
