@@ -13,7 +13,7 @@ import pytest
 
 from canvas_ai_harness.cli import main
 from canvas_ai_harness.config import Target, Tokens, write_target
-from canvas_ai_harness.mock import MockServer
+from canvas_ai_harness.mock import Latency, MockServer
 from canvas_ai_harness.mock.world import (
     ADMIN_TOKEN,
     OTHER_STUDENT_TOKEN,
@@ -130,7 +130,9 @@ def test_a_failing_run_exits_1_and_a_passing_one_0(
 def test_a_target_that_stops_answering_mid_run_ends_it_with_exit_2(
     contract_run: RunContract, mock_canvas: Callable[..., MockServer]
 ) -> None:
-    server = mock_canvas()
+    # AI calls of 50 ms keep the run going well past the moment uvicorn (which looks every 0.1 s)
+    # notices it should stop: without them the whole run could end before the server does.
+    server = mock_canvas(llm_latency=Latency(50.0))
 
     def stop_after_some_calls() -> None:
         while len(server.service.calls) < 20:

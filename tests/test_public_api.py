@@ -7,6 +7,7 @@ import importlib
 import pytest
 
 PACKAGES = ["canvas_ai_harness", "canvas_ai_harness.mock", "canvas_ai_harness.proxy", "canvas_ai_harness.fake"]
+PACKAGES.append("canvas_ai_harness.canvas")
 
 
 @pytest.mark.parametrize("package", PACKAGES)

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from canvas_ai_harness.canvas import answers
 from canvas_ai_harness.mock.service import ApiResponse, CanvasService
 from canvas_ai_harness.mock.throttle import LeakyBuckets, ThrottleConfig
 
-__all__ = ["FaultInjector"]
+__all__ = ["FaultInjector", "answer_kind"]
 
 # A bucket smaller than one request's up-front cost: every request overflows it.
 _ALWAYS_FULL = ThrottleConfig(capacity=1.0, outflow=0.0, upfront=2.0, cost=0.0)
@@ -27,6 +28,15 @@ class _Fault:
     remaining: int | None  # None: until cleared
     fired: Callable[[ApiResponse], bool]
     restore: Callable[[], None]
+
+
+def answer_kind(response: ApiResponse) -> str:
+    """The kind of the fake's answer (``canvas.answers``): how a fault knows it fired."""
+    return answers.classify(response.status, {"content-type": response.content_type, **response.headers}, response.body)
+
+
+def _kind(kind: str) -> Callable[[ApiResponse], bool]:
+    return lambda response: answer_kind(response) == kind
 
 
 def _null_id(response: ApiResponse) -> bool:
@@ -64,7 +74,7 @@ class FaultInjector:
             llm.failure_rate = 1.0
             return lambda: setattr(llm, "failure_rate", before)
 
-        self._arm("ai_unavailable", times, lambda r: r.status == 503, apply)
+        self._arm("ai_unavailable", times, _kind(answers.AI_UNAVAILABLE), apply)
 
     def null_conversation_id(self, times: int | None) -> None:
         llm = self.service.llm
@@ -84,7 +94,7 @@ class FaultInjector:
             service.buckets = LeakyBuckets(_ALWAYS_FULL)
             return lambda: setattr(service, "buckets", before)
 
-        self._arm("throttle", times, lambda r: r.status == 403 and r.content_type.startswith("text/plain"), apply)
+        self._arm("throttle", times, _kind(answers.THROTTLED), apply)
 
     def rate_limit(self, times: int | None) -> None:
         service = self.service
@@ -94,7 +104,7 @@ class FaultInjector:
             service.profile = replace(before, daily_create_limit=0, daily_message_limit=0)
             return lambda: setattr(service, "profile", before)
 
-        self._arm("rate_limit", times, lambda r: r.status == 429, apply)
+        self._arm("rate_limit", times, _kind(answers.DAILY_LIMIT), apply)
 
     def settle(self, response: ApiResponse) -> None:
         """Count ``response`` against the faults it shows; put back the knobs of exhausted ones."""

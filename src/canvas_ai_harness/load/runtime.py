@@ -40,6 +40,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
+from canvas_ai_harness.canvas.lifecycle import says_closed
 from canvas_ai_harness.config import Target, load_target
 from canvas_ai_harness.errors import HarnessError
 from canvas_ai_harness.load.behaviour import Behaviour
@@ -125,8 +126,7 @@ class World:
     @classmethod
     def of(cls, target: Target) -> World:
         prefix = urlsplit(target.base_url).path.rstrip("/")
-        path = f"{prefix}/api/v1/courses/{target.course_id}/ai_experiences/{target.ai_experience_id}/conversations"
-        return cls(path, target.profile)
+        return cls(prefix + target.path(), target.profile)
 
 
 # -- the runtime --------------------------------------------------------------------------------
@@ -261,7 +261,7 @@ class Runtime:
             if target_path:
                 self.target = load_target(target_path)
             elif self._is_mock():
-                from canvas_ai_harness.mock.server import default_target
+                from canvas_ai_harness.mock.world import default_target
 
                 self.target = default_target(self.host)
             else:
@@ -534,9 +534,9 @@ class Runtime:
         status, _, _ = call("DELETE", f"{self.world.base_path}/{conversation}")
         if status == 200:
             self.metrics.counters["cleanup_closed"] += 1
-        elif status == 404:
+        elif says_closed("deleteConversation", status):
             self.metrics.counters["cleanup_gone"] += 1
-        return status in (200, 404)
+        return status == 200 or says_closed("deleteConversation", status)
 
     def finish(self) -> None:
         """Write the summary and reports and set the process's exit code from the verdict."""
