@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from canvas_ai_harness.canvas.requests import (
 )
 from canvas_ai_harness.config import ConfigError, parse_target
 from canvas_ai_harness.mock import ApiRequest, CanvasService, MockConfig
+from canvas_ai_harness.spec import load_spec
 
 LARGEST_19_DIGITS = "9" * 19
 TWENTY_DIGITS = "1" + "0" * 19
@@ -251,3 +253,13 @@ def test_a_turn_appends_the_users_text_and_a_reply_and_changes_nothing_else() ->
     assert not any(found.values())
     changed = transcript.check(routes.POST_MESSAGE, body, previous=[("User", "P"), ("Assistant", "q")], sent="ho")
     assert changed[transcript.EARLIER_UNCHANGED] is not None and changed[transcript.USER_TEXT] is not None
+
+
+def test_the_specs_message_pattern_is_rubys_blank() -> None:
+    pattern = load_spec()["components"]["schemas"]["PostMessageRequest"]["properties"]["message"]["pattern"]
+    disagree = [
+        hex(code)
+        for code in range(0x110000)
+        if not 0xD800 <= code < 0xE000 and (re.search(pattern, chr(code)) is None) != is_blank(chr(code))
+    ]
+    assert disagree == []
