@@ -141,7 +141,6 @@ class FaultHooks(ServiceHooks):
         self.faults = frozenset(faults)
 
     def reset(self, service: CanvasService) -> None:
-        self.service = service
         profile = answers.get_profile(service.config.profile)
         if "closed-state-swapped" in self.faults:
             other = "ended" if profile.closed_state == "completed" else "completed"

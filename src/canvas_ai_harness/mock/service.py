@@ -1,10 +1,11 @@
 """The mock Canvas's behaviour: one request in, one response out, no HTTP server involved.
 
 ``CanvasService.respond()`` takes an ``ApiRequest`` and returns an ``ApiResponse``. The Starlette
-app (``mock/app.py``) and the ``responses`` fake both call it, so every Canvas rule (routing,
-authorization order, lifecycle, profiles, throttling) lives here once. The order of the checks
-follows ``shared/canvas-facts.md``: token, masquerade, course, feature flag, membership,
-experience, conversation, then the action's own rules.
+app (``mock/app.py``) and the ``responses`` fake both call it. The service applies Canvas's
+rules from ``canvas/`` (reading requests, routes, lifecycle, profiles) in Canvas's order
+(``shared/canvas-facts.md``): token, masquerade, course, feature flag, membership, experience,
+conversation, then the action's own rules. ``ServiceHooks`` (``mock/hooks.py``) are its public
+extension points; the faithful mock runs their no-op defaults.
 """
 
 from __future__ import annotations
