@@ -123,8 +123,6 @@ class _ClientState:
     chain: _Chain | None = None
     closed: OrderedDict[str, int] = field(default_factory=OrderedDict)  # conversation id -> seq that closed it
     fresh_create: dict[str, Exchange] = field(default_factory=dict)  # experience -> a 201 not used since
-    # experience -> the conversation this client created and has not seen closed
-    active: lifecycle.Conversations[None, str, str] = field(default_factory=lifecycle.Conversations)
 
 
 def _failure_kind(exchange: Exchange) -> str | None:
@@ -141,6 +139,8 @@ class BehaviourObserver:
     def __init__(self) -> None:
         self.behaviours: dict[str, Behaviour] = {name: Behaviour(name, v, d) for name, v, d in _BEHAVIOURS}
         self._clients: dict[str, _ClientState] = {}
+        # (client, experience) -> the conversation the client created and has not seen closed
+        self._active: lifecycle.Conversations[str, str, str] = lifecycle.Conversations()
 
     def observe(self, exchange: Exchange, created_id: str | None = None) -> None:
         """Account for ``exchange``; ``created_id`` is the conversation id a 201 create returned."""
@@ -214,7 +214,8 @@ class BehaviourObserver:
                 self.behaviours["double-create"].add(
                     f"#{exchange.seq} created again; the conversation #{previous.seq} created was never used"
                 )
-            old = state.active.after_create(exchange.kind or answers.CANVAS_ERROR, None, exp, created_id)
+            kind = exchange.kind or answers.CANVAS_ERROR
+            old = self._active.after_create(kind, exchange.client, exp, created_id)
             if old is not None:
                 self._mark_closed(state, old, exchange.seq)
             if exchange.kind == answers.OK:
@@ -226,7 +227,7 @@ class BehaviourObserver:
                 del state.fresh_create[exp]
         if op == routes.DESTROY and exchange.kind == answers.OK and conv is not None:
             self._mark_closed(state, conv, exchange.seq)
-            state.active.ended(None, exp, conv)
+            self._active.ended(exchange.client, exp, conv)
 
     @staticmethod
     def _mark_closed(state: _ClientState, conversation_id: str, seq: int) -> None:
