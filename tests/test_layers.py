@@ -106,3 +106,24 @@ def test_importing_the_fake_or_the_domain_loads_no_server_and_no_load_tool() -> 
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert json.loads(done.stdout) == []
+
+
+def test_the_faithful_mock_never_loads_the_faults() -> None:
+    code = (
+        "import sys\n"
+        "from canvas_ai_harness.mock import MockConfig\n"
+        "from canvas_ai_harness.mock.hooks import ServiceHooks\n"
+        "from canvas_ai_harness.mock.server import build_service\n"
+        "assert type(build_service(MockConfig()).hooks) is ServiceHooks\n"
+        "print('canvas_ai_harness.mock.faults' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_a_mock_asked_for_faults_gets_them_through_its_hooks() -> None:
+    from canvas_ai_harness.mock import MockConfig
+    from canvas_ai_harness.mock.faults import FaultHooks
+    from canvas_ai_harness.mock.server import build_service
+
+    assert isinstance(build_service(MockConfig(faults=frozenset({"role-lowercase"}))).hooks, FaultHooks)
