@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from canvas_ai_harness.canvas.answers import PROFILES
 from canvas_ai_harness.canvas.requests import SIS_COURSE_PREFIX, parse_id
 from canvas_ai_harness.canvas.routes import conversations_path
 from canvas_ai_harness.errors import ConfigError
 
 __all__ = ["PROFILE_CHOICES", "Target", "Tokens", "load_target", "parse_target", "write_target"]
 
-PROFILE_CHOICES = ("completed", "ended")
+PROFILE_CHOICES = tuple(PROFILES)
 TARGET_ENV = "CANVAS_AI_TARGET"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -29,7 +29,7 @@ from canvas_ai_harness.validation import SpecValidator
 
 __all__ = ["DEFAULT_LIVE_LLM_CALLS", "DEFAULT_LIVE_RATE", "ContractSession", "Outcome", "Settings"]
 
-PROFILE_OPTIONS = ("completed", "ended", "auto")
+PROFILE_OPTIONS = (*answers.PROFILES, "auto")
 DEFAULT_LIVE_LLM_CALLS = 150  # AI calls a run may cause on a target that is not the mock
 DEFAULT_LIVE_RATE = 5.0  # requests per second on a target that is not the mock
 

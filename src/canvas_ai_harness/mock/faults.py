@@ -143,7 +143,7 @@ class FaultHooks(ServiceHooks):
     def reset(self, service: CanvasService) -> None:
         profile = answers.get_profile(service.config.profile)
         if "closed-state-swapped" in self.faults:
-            other = "ended" if profile.closed_state == "completed" else "completed"
+            other = next(p.closed_state for p in answers.PROFILES.values() if p.closed_state != profile.closed_state)
             profile = dataclasses.replace(profile, closed_state=other)
         if "no-length-limit" in self.faults:
             profile = dataclasses.replace(profile, max_message_chars=None)
