@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from canvas_ai_harness.canvas.answers import PROFILES
-from canvas_ai_harness.canvas.requests import SIS_COURSE_PREFIX, parse_id
+from canvas_ai_harness.canvas.requests import parse_id, sis_course_id
 from canvas_ai_harness.canvas.routes import conversations_path
 from canvas_ai_harness.errors import ConfigError
 
@@ -144,8 +144,7 @@ def parse_target(data: Mapping[str, Any], source: str = "<memory>", env: Mapping
     if values.get("profile", "completed") not in PROFILE_CHOICES:
         raise ConfigError(f"{where}: profile {values['profile']!r} is not one of {', '.join(PROFILE_CHOICES)}")
     for key, value in values.items():
-        sis = value.startswith(SIS_COURSE_PREFIX) and len(value) > len(SIS_COURSE_PREFIX)
-        if key.endswith("course_id") and not sis and parse_id(value) is None:
+        if key.endswith("course_id") and not sis_course_id(value) and parse_id(value) is None:
             raise ConfigError(f"{where}: {key} {value!r} must be a numeric id or sis_course_id:<sis id>")
         if key.endswith("ai_experience_id") and parse_id(value) is None:
             raise ConfigError(f"{where}: {key} {value!r} must be a numeric id")

@@ -25,6 +25,8 @@ __all__ = [
     "parse_id",
     "read_params",
     "request_token",
+    "sis_course_id",
+    "sis_course_ref",
 ]
 
 # Canvas's Api::ID_REGEX is \A\d{1,#{MAX_ID_LENGTH}}\z with MAX_ID = 2**63 - 1: 19 digits at most.
@@ -44,6 +46,16 @@ def parse_id(ref: str) -> int | None:
     if ref.isascii() and ref.isdigit() and len(ref) <= MAX_ID_DIGITS:
         return int(ref)
     return None
+
+
+def sis_course_ref(sis_id: str) -> str:
+    """The ``:course_id`` that names a course by its SIS id: ``sis_course_id:<sis id>``."""
+    return SIS_COURSE_PREFIX + sis_id
+
+
+def sis_course_id(ref: str) -> str | None:
+    """The SIS id a ``sis_course_id:<sis id>`` reference names, or ``None`` for any other reference."""
+    return ref[len(SIS_COURSE_PREFIX) :] if ref.startswith(SIS_COURSE_PREFIX) else None
 
 
 def media_type(content_type: str | None) -> str:

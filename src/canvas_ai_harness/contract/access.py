@@ -12,6 +12,7 @@ import json
 from typing import Final
 
 from canvas_ai_harness.canvas import answers, bodies, lifecycle, routes
+from canvas_ai_harness.canvas.requests import sis_course_ref
 from canvas_ai_harness.config import Target
 from canvas_ai_harness.contract.client import ANONYMOUS, INVALID, Exchange
 from canvas_ai_harness.contract.ledger import ConversationRecord, Ledger
@@ -47,7 +48,7 @@ class AccessRules:
         t = self.target
         if ref is None:
             return None
-        if ref == t.course_id or (t.course_sis_id is not None and ref == f"sis_course_id:{t.course_sis_id}"):
+        if ref == t.course_id or (t.course_sis_id is not None and ref == sis_course_ref(t.course_sis_id)):
             return "target"
         if ref == t.feature_disabled_course_id:
             return "flag-off"
@@ -79,10 +80,7 @@ class AccessRules:
             return
         if course != "target":
             return
-        if (
-            self.target.course_sis_id is not None
-            and ex.param("course_id") == f"sis_course_id:{self.target.course_sis_id}"
-        ):
+        if self.target.course_sis_id is not None and ex.param("course_id") == sis_course_ref(self.target.course_sis_id):
             found = not (ex.status == 404 and ex.json() == bodies.ROUTE_NOT_FOUND)
             v.judge("sis-course-id-same-course", found, f"{ex.status} {snippet(ex)}", "the same answer as by id")
         if ex.identity == ANONYMOUS:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from canvas_ai_harness.canvas import answers, bodies, lifecycle, routes
-from canvas_ai_harness.canvas.requests import bearer_token, media_type, parse_id
+from canvas_ai_harness.canvas.requests import bearer_token, media_type, parse_id, sis_course_id
 from canvas_ai_harness.mock.hooks import Answer, ServiceHooks
 from canvas_ai_harness.mock.service import ApiRequest, ApiResponse, CanvasService, MockConfig
 from canvas_ai_harness.mock.store import Conversation, Message
@@ -159,7 +159,7 @@ class FaultHooks(ServiceHooks):
     def request(self, service: CanvasService, request: ApiRequest) -> ApiRequest:
         route = routes.match(request.method, request.path)
         if route is not None:
-            if "sis-course-404" in self.faults and route.course.startswith("sis_course_id:"):
+            if "sis-course-404" in self.faults and sis_course_id(route.course) is not None:
                 raise Answer(404, bodies.ROUTE_NOT_FOUND)
             if "unpublished-refused" in self.faults:
                 eid = parse_id(route.experience)

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
-from canvas_ai_harness.canvas.requests import SIS_COURSE_PREFIX, parse_id
+from canvas_ai_harness.canvas.requests import parse_id, sis_course_id
 from canvas_ai_harness.config import Target, Tokens
 
 __all__ = ["Course", "Experience", "User", "World", "default_target", "default_world"]
@@ -113,8 +113,9 @@ class World:
 
     def find_course(self, ref: str) -> Course | None:
         """Find a live course by numeric id or ``sis_course_id:<id>``."""
-        if ref.startswith(SIS_COURSE_PREFIX):
-            course = self._sis.get(ref[len(SIS_COURSE_PREFIX) :])
+        sis_id = sis_course_id(ref)
+        if sis_id is not None:
+            course = self._sis.get(sis_id)
         else:
             cid = parse_id(ref)
             course = None if cid is None else self.courses.get(cid)
