@@ -130,9 +130,8 @@ def test_a_failing_run_exits_1_and_a_passing_one_0(
 def test_a_target_that_stops_answering_mid_run_ends_it_with_exit_2(
     contract_run: RunContract, mock_canvas: Callable[..., MockServer]
 ) -> None:
-    # AI calls of 50 ms keep the run going well past the moment uvicorn (which looks every 0.1 s)
-    # notices it should stop: without them the whole run could end before the server does.
-    server = mock_canvas(llm_latency=Latency(50.0))
+    # Each AI call takes 20 ms, so the run outlasts the stopper's poll however fast the machine is.
+    server = mock_canvas(llm_latency=Latency(20))
 
     def stop_after_some_calls() -> None:
         while len(server.service.calls) < 20:

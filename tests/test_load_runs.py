@@ -37,7 +37,7 @@ def test_run_passes_its_thresholds_writes_reports_and_ends_every_conversation(
         users=6,
         spawn_rate=6,
         run_time=4,
-        think_scale=0.02,
+        think_scale=0.005,  # a long message takes 1.7 s to type at 0.02: short enough to end some conversations
         contract_sample=1.0,  # check every response against the contract
         thresholds=tmp_path / "t.toml",
         report_dir=tmp_path / "report",

@@ -6,8 +6,16 @@ import importlib
 
 import pytest
 
-PACKAGES = ["canvas_ai_harness", "canvas_ai_harness.mock", "canvas_ai_harness.proxy", "canvas_ai_harness.fake"]
-PACKAGES.append("canvas_ai_harness.canvas")
+PACKAGES = [
+    "canvas_ai_harness",
+    "canvas_ai_harness.canvas",
+    "canvas_ai_harness.cli",
+    "canvas_ai_harness.exits",
+    "canvas_ai_harness.fake",
+    "canvas_ai_harness.load",
+    "canvas_ai_harness.mock",
+    "canvas_ai_harness.proxy",
+]
 
 
 @pytest.mark.parametrize("package", PACKAGES)

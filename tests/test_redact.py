@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from canvas_ai_harness.redact import REDACTED, Redactor, curl_command
+from canvas_ai_harness.redact import REDACTED, Redactor, curl_command, redact_data
 
 SECRET = "7~Zk3q8SECRETtoken"
 
@@ -57,3 +57,10 @@ def test_the_curl_placeholder_survives_redaction() -> None:
     line = curl_command("GET", "http://127.0.0.1/x", {"Authorization": f"Bearer {SECRET}"}, None, redactor)
     assert redactor(line) == line
     assert redactor("Bearer $CANVAS_TOKENX") == f"Bearer {REDACTED}"
+
+
+def test_redact_data_reaches_every_string_and_key_at_any_depth() -> None:
+    data = {"a": [f"Bearer {SECRET}", ("x", {SECRET: 1})], "n": 3, "none": None}
+    out = redact_data(data, Redactor([SECRET]))
+    assert SECRET not in repr(out)
+    assert out == {"a": [f"Bearer {REDACTED}", ["x", {REDACTED: 1}]], "n": 3, "none": None}

@@ -19,12 +19,10 @@ from canvas_ai_harness.config import TARGET_ENV, load_target
 from canvas_ai_harness.contract.runner import run_contract
 from canvas_ai_harness.contract.session import Settings
 from canvas_ai_harness.errors import HarnessError
+from canvas_ai_harness.exits import EXIT_INTERRUPTED, EXIT_USAGE, verdict_word, worst
 from canvas_ai_harness.load import LoadOptions, LoadResult, run_load
 
 __all__ = ["CheckOptions", "CheckResult", "run_check"]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-_SEVERITY = (EXIT_INTERRUPTED, EXIT_USAGE, EXIT_FAILED, EXIT_OK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,24 +52,16 @@ class CheckResult:
 
     @property
     def exit_code(self) -> int:
-        codes = [self.contract_exit] + ([] if self.load_exit is None else [self.load_exit])
-        return next(code for code in _SEVERITY if code in codes)
+        return worst([self.contract_exit] + ([] if self.load_exit is None else [self.load_exit]))
 
     def render(self) -> str:
-        verdict = {EXIT_OK: "PASS", EXIT_FAILED: "FAIL", EXIT_USAGE: "ERROR", EXIT_INTERRUPTED: "INTERRUPTED"}
         return "\n".join(
             [
                 "== canvas-ai-harness check ==",
                 *self.lines,
-                f"verdict: {verdict[self.exit_code]} (exit {self.exit_code})",
+                f"verdict: {verdict_word(self.exit_code)} (exit {self.exit_code})",
             ]
         )
-
-
-def _word(code: int) -> str:
-    return {EXIT_OK: "PASS", EXIT_FAILED: "FAIL", EXIT_USAGE: "ERROR", EXIT_INTERRUPTED: "INTERRUPTED"}.get(
-        code, f"exit {code}"
-    )
 
 
 def run_check(options: CheckOptions, echo: Callable[[str], None] | None = None) -> CheckResult:
@@ -94,10 +84,10 @@ def run_check(options: CheckOptions, echo: Callable[[str], None] | None = None) 
         counts = Counter(o.outcome for o in contract.session.outcomes)
         summary = ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "skipped", "error") if counts[k])
         result.lines.append(
-            f"contract: {_word(contract.exit_code)} ({summary or 'nothing ran'}); report in {contract_dir}"
+            f"contract: {verdict_word(contract.exit_code)} ({summary or 'nothing ran'}); report in {contract_dir}"
         )
     else:
-        result.lines.append(f"contract: {_word(contract.exit_code)}")
+        result.lines.append(f"contract: {verdict_word(contract.exit_code)}")
     if contract.exit_code in (EXIT_USAGE, EXIT_INTERRUPTED):
         result.lines.append("load: not started (the contract suite could not finish)")
         return result
@@ -128,6 +118,6 @@ def run_check(options: CheckOptions, echo: Callable[[str], None] | None = None) 
     totals = load.summary.get("totals", {})
     missed = load.summary.get("verdict", {}).get("missed", [])
     detail = f"{totals.get('requests', 0)} requests, {totals.get('rps', 0)}/s"
-    result.lines.append(f"load: {_word(load.exit_code)} ({detail}); report in {load_dir}")
+    result.lines.append(f"load: {verdict_word(load.exit_code)} ({detail}); report in {load_dir}")
     result.lines += [f"  missed: {line}" for line in missed]
     return result

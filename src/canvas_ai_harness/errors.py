@@ -12,11 +12,13 @@ the CLI prints them as one line.
 
 from __future__ import annotations
 
+from canvas_ai_harness.exits import EXIT_USAGE
+
 
 class HarnessError(Exception):
     """Base class of every error the harness raises on purpose."""
 
-    exit_code: int = 2
+    exit_code: int = EXIT_USAGE
 
 
 class ConfigError(HarnessError):

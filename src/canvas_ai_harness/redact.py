@@ -2,16 +2,19 @@
 
 ``Redactor`` replaces every known secret, and anything that looks like a token in an
 ``Authorization: Bearer`` header or an ``access_token`` parameter, with ``[REDACTED]``.
-``curl_command`` builds a reproducible ``curl`` line whose token is read from the environment.
+``redact_data`` applies a redactor to every string (and key) of a JSON-like value: the contract
+and proxy reports redact before they serialise or shorten anything. ``curl_command`` builds a
+reproducible ``curl`` line whose token is read from the environment.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
-__all__ = ["REDACTED", "TOKEN_ENV", "Redactor", "curl_command"]
+__all__ = ["REDACTED", "TOKEN_ENV", "Redactor", "curl_command", "redact_data"]
 
 REDACTED = "[REDACTED]"
 TOKEN_ENV = "CANVAS_TOKEN"
@@ -42,6 +45,21 @@ class Redactor:
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         return {name: self(value) for name, value in headers.items()}
+
+
+def redact_data(value: Any, redactor: Callable[[str], str]) -> Any:
+    """``value`` with every string in it redacted, keys included; tuples come back as lists.
+
+    Redact the data, not its serialised JSON: a replacement inside a JSON string could break
+    its escapes.
+    """
+    if isinstance(value, str):
+        return redactor(value)
+    if isinstance(value, dict):
+        return {redactor(str(k)): redact_data(v, redactor) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v, redactor) for v in value]
+    return value
 
 
 def curl_command(

@@ -9,12 +9,14 @@ Everything written passes through the run's ``Redactor``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from canvas_ai_harness import __version__
 from canvas_ai_harness.contract.checks import ALL_OPERATIONS, CHECKS, UNROUTED
+from canvas_ai_harness.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from canvas_ai_harness.redact import redact_data
 
 if TYPE_CHECKING:
     from canvas_ai_harness.contract.session import ContractSession, Outcome
@@ -23,14 +25,13 @@ __all__ = ["REPORT_NAME", "SUMMARY_NAME", "build_report", "exit_code", "render_s
 
 REPORT_NAME = "contract-report.json"
 SUMMARY_NAME = "contract-summary.txt"
-EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def exit_code(session: ContractSession) -> int:
     if session.interrupted:
         return EXIT_INTERRUPTED
     if session.unreachable:
-        return EXIT_UNREACHABLE
+        return EXIT_USAGE
     return EXIT_FAILED if session.failed or session.incomplete else EXIT_OK
 
 
@@ -141,18 +142,7 @@ def build_report(session: ContractSession) -> dict[str, Any]:
         "errors": [{"test": o.nodeid, "error": o.reason} for o in session.outcomes if o.outcome == "error"],
         "notes": session.notes,
     }
-    return _redacted(report, session.redactor)  # type: ignore[no-any-return]
-
-
-def _redacted(value: Any, redactor: Callable[[str], str]) -> Any:
-    """``value`` with every string redacted (redacting serialised JSON could break its escapes)."""
-    if isinstance(value, str):
-        return redactor(value)
-    if isinstance(value, dict):
-        return {redactor(str(k)): _redacted(v, redactor) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redacted(v, redactor) for v in value]
-    return value
+    return redact_data(report, session.redactor)  # type: ignore[no-any-return]
 
 
 def _operations(rows: Iterable[dict[str, Any]]) -> list[str]:

@@ -25,15 +25,15 @@ import pytest
 
 from canvas_ai_harness.config import TARGET_ENV, load_target
 from canvas_ai_harness.contract import plugin
-from canvas_ai_harness.contract.report import EXIT_INTERRUPTED, exit_code
+from canvas_ai_harness.contract.report import exit_code
 from canvas_ai_harness.contract.session import ContractSession, Settings, prepare_report_dir, reach
 from canvas_ai_harness.errors import ConfigError, HarnessError
+from canvas_ai_harness.exits import EXIT_INTERRUPTED, EXIT_USAGE
 
 __all__ = ["ContractResult", "run_contract", "suite_path"]
 
 _PACKAGED = Path(__file__).resolve().parents[1] / "contract_tests"
 _CHECKOUT = Path(__file__).resolve().parents[3] / "contract_tests"
-EXIT_USAGE = 2
 
 
 @dataclass(slots=True)

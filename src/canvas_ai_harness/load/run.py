@@ -35,47 +35,56 @@ from typing import Any, TextIO
 
 from canvas_ai_harness.config import Target, load_target, write_target
 from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
+from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
 from canvas_ai_harness.load.identities import read_identity_csv, target_identities
+from canvas_ai_harness.load.options import OPTIONS, locust_arguments
 from canvas_ai_harness.load.plans import ShapePlan
 from canvas_ai_harness.load.report import PROGRESS_PREFIX, SUMMARY_FILE
-from canvas_ai_harness.load.safety import MAX_RUN_TIME, MAX_USERS, check_caps, check_host, format_duration
+from canvas_ai_harness.load.safety import check_caps, check_host, format_duration
 from canvas_ai_harness.load.thresholds import load_thresholds
 from canvas_ai_harness.redact import Redactor
 
 __all__ = ["LoadOptions", "LoadResult", "run_load"]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-EMBEDDED_LATENCY = "1000:250"
 _TOKEN_ENV = "CANVAS_AI_LOAD_TOKEN_"
+
+
+def _default(name: str) -> Any:
+    return OPTIONS[name].default
 
 
 @dataclass(frozen=True, slots=True)
 class LoadOptions:
-    """One load run. ``target`` ``None``: start the embedded mock with ``mock_latency``."""
+    """One load run; each field is an option of ``options.LOAD_OPTIONS``, with its default.
+
+    ``target`` ``None``: start the embedded mock with ``mock_latency``. ``extra_locust_args``:
+    the locustfile's finer options (shape knobs...), passed as they are.
+    """
 
     target: Target | None = None
-    users: int = 20
-    spawn_rate: float = 5.0
-    run_time: float = 60.0
-    shape: str = "steady"
+    users: int = _default("users")
+    spawn_rate: float = _default("spawn_rate")
+    run_time: float = _default("run_time")
+    shape: str = _default("shape")
     students: Path | None = None
     thresholds: Path | None = None
-    processes: int = 0
-    report_dir: Path = Path("load-report")
+    processes: int = _default("processes")
+    report_dir: Path = _default("report_dir")  # noqa: RUF009 - a Path is immutable
     allow_hosts: tuple[str, ...] = ()
-    max_users: int = MAX_USERS
-    max_run_time: float = MAX_RUN_TIME
+    max_users: int = _default("max_users")
+    max_run_time: float = _default("max_run_time")
     teachers: int | None = None  # None: one when the target has a teacher and there are 2+ users
-    think_scale: float = 1.0
-    contract_sample: float = 0.05
-    mock_latency: str = EMBEDDED_LATENCY
+    think_scale: float = _default("think_scale")
+    contract_sample: float = _default("contract_sample")
+    mock_latency: str = _default("mock_latency")
     seed: int | None = None
-    extra_locust_args: tuple[str, ...] = ()  # shape knobs and other locustfile options, passed as they are
+    extra_locust_args: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
 class LoadResult:
-    """What a run measured and its verdict; ``exit_code`` is 0 (passed) or 1 (a threshold missed)."""
+    """What a run measured and its verdict; ``exit_code`` is ``EXIT_OK`` or ``EXIT_FAILED`` (a threshold missed)."""
 
     summary: dict[str, Any]
     report_dir: Path
@@ -87,7 +96,7 @@ class LoadResult:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.passed else 1
+        return EXIT_OK if self.passed else EXIT_FAILED
 
     def render(self) -> str:
         """A short human summary: totals, per-route figures, conversations, verdict."""
@@ -216,26 +225,13 @@ def _locust_command(options: LoadOptions, target_file: Path, host: str, teachers
     # --run-time is locust's own stop, a little after the shape's end, in case the shape never ends.
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
-        "--host", host, "--users", str(options.users), "--spawn-rate", f"{options.spawn_rate:g}",
-        "--run-time", f"{math.ceil(options.run_time) + 10}s", "--shape-run-time", f"{options.run_time:g}",
+        "--host", host, "--run-time", f"{math.ceil(options.run_time) + 10}s",
         "--loglevel", "INFO", "--exit-code-on-error", "0",
         "--csv", str(report / "locust"), "--html", str(report / "locust.html"),
-        "--target", str(target_file), "--shape", options.shape, "--report-dir", str(report),
-        "--teachers", str(teachers), "--think-scale", f"{options.think_scale:g}",
-        "--contract-sample", f"{options.contract_sample:g}",
-        "--max-users", str(options.max_users), "--max-run-time", f"{options.max_run_time:g}",
     ]  # fmt: skip
-    for host_name in options.allow_hosts:
-        command += ["--allow-host", host_name]
-    if options.students is not None:
-        command += ["--students", str(options.students)]
-    if options.thresholds is not None:
-        command += ["--thresholds", str(options.thresholds)]
-    if options.processes > 0:
-        command += ["--processes", str(options.processes)]
-    if options.seed is not None:
-        command += ["--harness-seed", str(options.seed)]
-    return command + list(options.extra_locust_args)
+    values = {field.name: getattr(options, field.name) for field in dataclasses.fields(options)}
+    values.update(target=target_file, teachers=teachers, report_dir=report, shape_run_time=options.run_time)
+    return command + locust_arguments(values) + list(options.extra_locust_args)
 
 
 def _pump(stream: TextIO, log: TextIO, echo: Callable[[str], None], redact: Redactor) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from canvas_ai_harness import __version__
 from canvas_ai_harness.proxy.observe import NOTABLE_ANSWERS, BehaviourObserver, Exchange
-from canvas_ai_harness.redact import Redactor
+from canvas_ai_harness.redact import Redactor, redact_data
 
 __all__ = ["ConformanceReport", "write_report"]
 
@@ -157,7 +157,7 @@ class ConformanceReport:
             "violations": self.violations,
             "omitted_violations": self.omitted_violations,
         }
-        redacted: dict[str, Any] = _redact(data, self.redactor)
+        redacted: dict[str, Any] = redact_data(data, self.redactor)
         return redacted
 
     def to_text(self) -> str:
@@ -187,16 +187,6 @@ def write_report(report: ConformanceReport, path: Path) -> list[Path]:
     text_path.write_text(_text(data), encoding="utf-8")
     html_path.write_text(report.to_html(), encoding="utf-8")
     return [path, text_path, html_path]
-
-
-def _redact(value: Any, redactor: Redactor) -> Any:
-    if isinstance(value, str):
-        return redactor(value)
-    if isinstance(value, dict):
-        return {k: _redact(v, redactor) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v, redactor) for v in value]
-    return value
 
 
 def _iso(moment: datetime) -> str:

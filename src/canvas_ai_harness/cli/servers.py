@@ -1,0 +1,179 @@
+"""``mock`` and ``proxy``: the commands that serve until stopped (the mock Canvas, the spec-checking proxy)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from canvas_ai_harness.cli.options import A_FILE, listen_options, option, parse_latency, prefixed_option, profile_option
+from canvas_ai_harness.config import PROFILE_CHOICES, write_target
+from canvas_ai_harness.errors import ConfigError
+from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
+
+__all__ = ["mock", "proxy"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _mock_option(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
+    return prefixed_option("CANVAS_AI_MOCK", flag, *names, **kwargs)
+
+
+def _proxy_option(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
+    return prefixed_option("CANVAS_AI_PROXY", flag, *names, **kwargs)
+
+
+@click.command()
+@listen_options("CANVAS_AI_MOCK", port=8080)
+@profile_option(PROFILE_CHOICES, "completed", "Which Canvas behaviour set to reproduce.")
+@_mock_option(
+    "--llm-latency-ms",
+    "llm_latency",
+    default="0",
+    callback=parse_latency,
+    help="AI reply time, MEAN or MEAN:JITTER in ms (e.g. 1000:250).",
+)
+@_mock_option(
+    "--llm-failure-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Share of AI calls that fail with Canvas's 503.",
+)
+@_mock_option(
+    "--llm-null-id-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Share of creates where the AI returns no id (201 with id null).",
+)
+@option("seed", help="Seed for latency and failure draws.")
+@_mock_option(
+    "--max-conversations",
+    default=200_000,
+    type=click.IntRange(1),
+    help="Stored conversations before eviction (completed ones first).",
+)
+@_mock_option("--max-body-bytes", default=1_048_576, type=click.IntRange(1), help="Larger request bodies get 413.")
+@_mock_option("--throttle/--no-throttle", default=False, help="Throttle per user with Canvas's leaky bucket.")
+@_mock_option("--throttle-capacity", default=800.0, type=click.FloatRange(min=1), help="Leaky bucket capacity.")
+@_mock_option("--throttle-outflow", default=10.0, type=click.FloatRange(min=0), help="Units drained per second.")
+@_mock_option(
+    "--throttle-upfront", default=50.0, type=click.FloatRange(min=0), help="Cost charged while a request is in flight."
+)
+@_mock_option("--throttle-cost", default=1.0, type=click.FloatRange(min=0), help="Cost of a finished request.")
+@_mock_option(
+    "--unauthorized-status",
+    default=403,
+    type=click.Choice(["403", "401"]),
+    callback=lambda c, p, v: int(v),
+    help="Status for non-members (older Canvas sites: 401).",
+)
+@_mock_option(
+    "--write-target", "target_path", type=A_FILE, default=None, help="Write a target file for this mock, then serve."
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    hidden=True,  # tests only: break the contract on purpose (mock/faults.py)
+    callback=lambda c, p, v: _parse_faults(v),
+    help="Break the contract in a named way (repeatable; tests only).",
+)
+def mock(
+    host: str,
+    port: int,
+    throttle: bool,
+    throttle_capacity: float,
+    throttle_outflow: float,
+    throttle_upfront: float,
+    throttle_cost: float,
+    target_path: Path | None,
+    **settings: Any,
+) -> int:
+    """Serve the mock Canvas until Ctrl-C."""
+    from canvas_ai_harness.mock import MockConfig, MockServer, ThrottleConfig
+
+    bucket = ThrottleConfig(throttle_capacity, throttle_outflow, throttle_upfront, throttle_cost)
+    config = MockConfig(throttle=bucket if throttle else None, **settings)
+    server = MockServer(config, host=host, port=port)
+    target = server.target()
+    if target_path is not None:
+        try:
+            write_target(target, target_path)
+        except OSError as exc:
+            server.stop()
+            raise ConfigError(f"cannot write target file {target_path}: {exc.strerror}") from exc
+    click.echo(_banner(server.url, target, target_path))
+    if config.faults:
+        click.echo(f"Faults injected (tests only): {', '.join(sorted(config.faults))}", err=True)
+    server.serve_forever()
+    return EXIT_OK
+
+
+def _parse_faults(names: tuple[str, ...]) -> frozenset[str]:
+    from canvas_ai_harness.mock.faults import FAULTS
+
+    unknown = sorted(set(names) - FAULTS.keys())
+    if unknown:
+        raise click.BadParameter(f"unknown fault {unknown[0]!r}; known: {', '.join(sorted(FAULTS))}")
+    return frozenset(names)
+
+
+def _banner(url: str, target: Any, target_path: Path | None) -> str:
+    prefix = url + target.path()
+    tokens = "\n".join(f"  {role:<14} {token}" for role, token in _vars_of(target.tokens).items() if token)
+    lines = [
+        f"Mock Canvas (profile {target.profile}) listening on {url}",
+        f"  course {target.course_id} (sis_course_id:{target.course_sis_id}), AI experience {target.ai_experience_id}",
+        f"  conversations: {prefix}",
+        "Tokens (fixed; mock only):",
+        tokens,
+        f"Try:  curl -s -X POST -H 'Authorization: Bearer {target.tokens.student}' {prefix}",
+    ]
+    if target_path is not None:
+        lines.append(f"Target file written to {target_path}")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+def _vars_of(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+@click.command()
+@_proxy_option("--upstream", default=None, help="Canvas base URL to forward to.")
+@_proxy_option("--mock", "use_mock", is_flag=True, help="Forward to an embedded mock.")
+@listen_options("CANVAS_AI_PROXY", port=8081)
+@_proxy_option(
+    "--report",
+    "report_path",
+    type=A_FILE,
+    default=Path("conformance-report.json"),
+    help="JSON report written on exit, with .txt and .html summaries beside it.",
+)
+@_proxy_option("--strict", is_flag=True, help="Answer non-conforming requests 400; never forward.")
+@_proxy_option("--max-requests", type=click.IntRange(1), default=None, help="Stop after N.")
+def proxy(
+    upstream: str | None,
+    use_mock: bool,
+    host: str,
+    port: int,
+    report_path: Path,
+    strict: bool,
+    max_requests: int | None,
+) -> int:
+    """Check a client's traffic against the spec on its way to Canvas; write a conformance report on exit.
+
+    Exit code 0: every request and response conformed; 1: at least one did not.
+    """
+    from canvas_ai_harness.proxy import ProxyConfig, run_proxy
+
+    if (upstream is None) == (not use_mock):
+        raise click.UsageError("give exactly one of --upstream URL and --mock")
+    config = ProxyConfig(upstream or "", strict=strict, max_requests=max_requests, report_path=report_path)
+    report = run_proxy(config, host=host, port=port, mock=use_mock, announce=lambda line: click.echo(line, err=True))
+    click.echo(report.to_text(), nl=False)
+    click.echo(f"Report written to {report_path} (and .txt, .html beside it)", err=True)
+    return EXIT_OK if report.passed else EXIT_FAILED

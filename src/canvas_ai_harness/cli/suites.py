@@ -1,0 +1,101 @@
+"""``contract``, ``load`` and ``check``: the commands that test a Canvas and exit with a verdict.
+
+``load``'s options are the load table's (``load/options.py``), all of them, in its order;
+``check`` and ``contract`` take the options they share with it from the same table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from canvas_ai_harness.cli.options import A_FILE, max_llm_calls_option, option, prefixed_option, profile_option
+from canvas_ai_harness.config import PROFILE_CHOICES
+from canvas_ai_harness.load.options import LOAD_OPTIONS
+
+__all__ = ["check", "contract", "load"]
+
+
+def _load_options(command: Any) -> Any:
+    for spec in reversed(LOAD_OPTIONS):  # click lists options in the order they decorate
+        if spec.cli:
+            command = option(spec.name)(command)
+    return command
+
+
+@click.command()
+@_load_options
+def load(target: Path | None, **options: Any) -> int:
+    """Load-test a Canvas (or the embedded mock) with locust; exit 1 when a threshold is missed."""
+    from canvas_ai_harness.config import load_target
+    from canvas_ai_harness.load import LoadOptions, run_load
+
+    settings = LoadOptions(target=load_target(target) if target is not None else None, **options)
+    result = run_load(settings, echo=lambda line: click.echo(f"load: {line}", err=True))
+    click.echo(result.render())
+    return result.exit_code
+
+
+@click.command()
+@option("target", help="Target file (TOML). Without one, an embedded mock Canvas on a free port.")
+@profile_option(
+    (*PROFILE_CHOICES, "auto"), None, "Behaviour set to expect; auto asks the target. Default: the target file's."
+)
+@prefixed_option(
+    "CANVAS_AI",
+    "--max-examples",
+    default=10,
+    type=click.IntRange(1),
+    help="Generated cases per operation.",
+)
+@option("seed", help="Seed for a repeatable run.")
+@prefixed_option("CANVAS_AI", "--junit-xml", type=A_FILE, default=None, help="Write JUnit XML here (tokens redacted).")
+@option(
+    "report_dir",
+    default=None,
+    env="CANVAS_AI_REPORT_DIR",
+    help="Write contract-report.json and contract-summary.txt here.",
+)
+@max_llm_calls_option(
+    "AI calls (creates, post_messages) allowed; 0: no limit. Default: none on the mock, 150 otherwise."
+)
+@prefixed_option(
+    "CANVAS_AI",
+    "--rate-limit",
+    type=click.FloatRange(0),
+    default=None,
+    help="Requests per second; 0: no limit. Default: none on the mock, 5 otherwise.",
+)
+def contract(target: Path | None, junit_xml: Path | None, **settings: Any) -> int:
+    """Check that a Canvas keeps the AI Conversations contract (exit 0 keeps, 1 breaks)."""
+    from canvas_ai_harness.contract.runner import run_contract
+    from canvas_ai_harness.contract.session import Settings
+
+    run = Settings(target_path=None if target is None else str(target), **settings)
+    return run_contract(run, junit_xml=junit_xml).exit_code
+
+
+@click.command()
+@option("target", help="Target file (TOML). Without one, the embedded mock Canvas.")
+@option(
+    "report_dir",
+    default=Path("check-report"),
+    env="CANVAS_AI_CHECK_REPORT_DIR",
+    help="Reports go to DIR/contract and DIR/load.",
+)
+@option("seed", help="Seed for a repeatable run.")
+@max_llm_calls_option("AI calls the contract suite may make; 0: no limit. Default: none on the mock, 150 otherwise.")
+@option("users", env="CANVAS_AI_CHECK_USERS", help="Load run: users.")
+@option("run_time", default=20.0, env="CANVAS_AI_CHECK_RUN_TIME", help="Load run: duration.")
+@option("thresholds", help="Load run: thresholds (TOML).")
+@option("allow_hosts", help="A non-loopback host the load run may target.")
+def check(target: Path | None, **options: Any) -> int:
+    """The main job: the contract suite, then a short load run; one summary, one exit code."""
+    from canvas_ai_harness.check import CheckOptions, run_check
+
+    settings = CheckOptions(target_path=None if target is None else str(target), **options)
+    result = run_check(settings, echo=lambda line: click.echo(f"check: {line}", err=True))
+    click.echo(result.render())
+    return result.exit_code

@@ -1,0 +1,89 @@
+"""The end of a run and its progress: the summary, the reports, the verdict as the exit code.
+
+``finish`` runs in the process that holds the measures (local or master) once the users have
+stopped and clean-up is done; the progress line and the user count are sampled while the run
+goes. ``Finish`` is a part of ``Runtime`` (``runtime.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import gevent
+from locust.runners import MasterRunner
+
+from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
+from canvas_ai_harness.load.options import parsed_option as _opt
+from canvas_ai_harness.load.report import PROGRESS_PREFIX, summarise, write_reports
+from canvas_ai_harness.load.state import RuntimeState
+
+__all__ = ["Finish"]
+
+log = logging.getLogger("canvas_ai_harness.load")
+
+
+class Finish(RuntimeState):
+    """The summary and reports (``finish``), and what the run shows while it goes."""
+
+    def finish(self) -> None:
+        """Write the summary and reports and set the process's exit code from the verdict."""
+        if self.summary is not None:
+            return
+        plan = self.plan()
+        run = {
+            "host": self.host,
+            "profile": self.world.profile if self.world else None,
+            "shape": plan.shape,
+            "users": plan.users,
+            "spawn_rate": plan.spawn_rate,
+            "run_time_s": plan.run_time,
+            "teachers": _opt(self.env, "teachers"),
+            "think_scale": _opt(self.env, "think_scale"),
+            "workers": self.env.runner.worker_count if isinstance(self.env.runner, MasterRunner) else 0,
+            "identity_source": self.pool.source if self.pool else None,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+        }
+        self.metrics.used_identities(self.seats.used)
+        duration = max((self.stopped_at or time.time()) - self.started, 1e-3)
+        self.summary = summarise(self.metrics, duration, run, self.thresholds)
+        report_dir = _opt(self.env, "report_dir")
+        if report_dir:
+            try:
+                self.summary["reports"] = write_reports(self.summary, self.metrics, Path(report_dir))
+            except OSError as exc:
+                log.error("cannot write the reports to %s: %s", report_dir, exc)
+        verdict = self.summary["verdict"]
+        for line in verdict["missed"]:
+            print(f"{PROGRESS_PREFIX} {line}", flush=True)
+        self.env.process_exit_code = EXIT_OK if verdict["passed"] else EXIT_FAILED
+
+    # -- while the run goes (local and master) ------------------------------------------------
+    def _sample_users(self) -> None:
+        while True:
+            runner = self.env.runner
+            if runner is not None:
+                self.metrics.record_users(time.time(), runner.user_count)
+            gevent.sleep(1.0)
+
+    def _progress(self, every: float) -> None:
+        while True:
+            gevent.sleep(every)
+            print(f"{PROGRESS_PREFIX} {self.progress_line()}", flush=True)
+
+    def progress_line(self) -> str:
+        totals = self.metrics.totals()
+        elapsed = time.time() - self.started
+        requests = sum(totals.values())
+        runner = self.env.runner
+        users = runner.user_count if runner is not None else 0
+        p95 = self.metrics.routes.get("postMessage")
+        slow = p95.latency.percentile(95) if p95 is not None else None
+        shown = f"{slow:.0f} ms" if slow is not None else "-"
+        return (
+            f"{elapsed:5.0f}s users={users} requests={requests} ({requests / max(elapsed, 1e-9):.1f}/s) "
+            f"ok={totals.get('ok', 0)} throttled={totals.get('throttled', 0)} "
+            f"ai503={totals.get('ai_unavailable', 0)} contract={totals.get('contract', 0)} "
+            f"errors={totals.get('error', 0)} p95(postMessage)={shown}"
+        )
