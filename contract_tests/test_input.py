@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import answers
 from canvas_ai_harness.contract.scenario import Canvas
 
 MESSAGES = [
@@ -26,7 +26,7 @@ BLANKS = [
     pytest.param("none", None, id="missing"),
 ]
 # The longest message every profile accepts; one more character is where they part.
-LONGEST_ACCEPTED = min(p.max_message_chars for p in rules.PROFILES.values() if p.max_message_chars)
+LONGEST_ACCEPTED = min(p.max_message_chars for p in answers.PROFILES.values() if p.max_message_chars)
 SENTENCE = "Light energy becomes chemical energy in the chloroplast — ça va? "
 
 

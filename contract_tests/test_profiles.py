@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import answers
 from canvas_ai_harness.contract.scenario import Canvas
 
-ONE_OVER_THE_LIMIT = min(p.max_message_chars for p in rules.PROFILES.values() if p.max_message_chars) + 1
+ONE_OVER_THE_LIMIT = min(p.max_message_chars for p in answers.PROFILES.values() if p.max_message_chars) + 1
 
 
 @pytest.mark.canvas_check("profile-destroy-message")

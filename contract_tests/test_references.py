@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import bodies
 from canvas_ai_harness.contract.client import ANONYMOUS
 from canvas_ai_harness.contract.rulebook import UNKNOWN_COURSE, UNKNOWN_EXPERIENCE
 from canvas_ai_harness.contract.scenario import Canvas
@@ -101,7 +101,7 @@ def test_sis_course_id_reaches_the_same_course(canvas: Canvas) -> None:
 
 
 @pytest.mark.canvas_check("string-ids-on-request")
-@pytest.mark.parametrize("accept", [rules.CANVAS_STRING_IDS, f"{rules.CANVAS_STRING_IDS}, application/json"])
+@pytest.mark.parametrize("accept", [bodies.CANVAS_STRING_IDS, f"{bodies.CANVAS_STRING_IDS}, application/json"])
 def test_string_ids_on_request(canvas: Canvas, accept: str) -> None:
     headers = {"Accept": accept}
     with canvas.judging("string-ids-on-request"):

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import bodies
 from canvas_ai_harness.contract import CHECKS, ContractSession, ContractViolation, Settings
 from canvas_ai_harness.contract.client import ANONYMOUS
 from canvas_ai_harness.contract.limits import CannotRun
@@ -119,13 +119,15 @@ def test_lower_case_header_names_are_not_a_violation(synthetic: Callable[..., Ca
 
     canvas = synthetic(bend=lower)
     with canvas.judging("no-token-401", "headers-conform"):
-        assert canvas.active(ANONYMOUS).headers["www-authenticate"] == rules.WWW_AUTHENTICATE
+        assert canvas.active(ANONYMOUS).headers["www-authenticate"] == bodies.WWW_AUTHENTICATE
 
 
-def test_a_message_only_python_finds_blank_is_left_unjudged(synthetic: Callable[..., Canvas]) -> None:
-    # Ruby's blank? does not count U+001C as space; Python's strip() does. Judge neither way.
+def test_a_message_only_python_finds_blank_is_present_as_in_ruby(synthetic: Callable[..., Canvas]) -> None:
+    # Ruby's blank? does not count U+001C as space (Python's strip() does): Canvas accepts it.
     canvas = synthetic()
-    canvas.post(canvas.create(), "\x1c")
+    conversation = canvas.create()
+    with canvas.judging("non-blank-message-accepted"):
+        assert canvas.post(conversation, "\x1c").status == 200
 
 
 # -- every check fires on a break ---------------------------------------------------------------------
@@ -143,7 +145,7 @@ def _html(request: ApiRequest, answer: ApiResponse) -> None:
 
 def _crash(request: ApiRequest, answer: ApiResponse) -> None:
     answer.status = 500
-    _set(answer, rules.INTERNAL_ERROR)
+    _set(answer, bodies.INTERNAL_ERROR)
 
 
 def _serve(request: ApiRequest, answer: ApiResponse) -> None:
@@ -152,7 +154,7 @@ def _serve(request: ApiRequest, answer: ApiResponse) -> None:
 
 
 def _string_ids(request: ApiRequest, answer: ApiResponse) -> None:
-    _set(answer, rules.stringify_ids(_body(answer)))
+    _set(answer, bodies.stringify_ids(_body(answer)))
 
 
 def _someone_elses(request: ApiRequest, answer: ApiResponse) -> None:
@@ -162,7 +164,7 @@ def _someone_elses(request: ApiRequest, answer: ApiResponse) -> None:
 
 def _refuse(request: ApiRequest, answer: ApiResponse) -> None:
     answer.status = 404
-    _set(answer, rules.NOT_FOUND)
+    _set(answer, bodies.NOT_FOUND)
 
 
 def _other_message(request: ApiRequest, answer: ApiResponse) -> None:
@@ -180,6 +182,11 @@ def _unauthenticated(request: ApiRequest, answer: ApiResponse) -> None:
 def _message_ids(request: ApiRequest, answer: ApiResponse) -> None:
     body = _body(answer)
     _set(answer, {**body, "messages": [{"id": i, **m} for i, m in enumerate(body["messages"], 1)]})
+
+
+def _reversed(request: ApiRequest, answer: ApiResponse) -> None:
+    body = _body(answer)
+    _set(answer, {**body, "messages": body["messages"][::-1]})
 
 
 def _create_and(action: Callable[[Canvas, int], Any]) -> Callable[[Canvas], Any]:
@@ -205,6 +212,7 @@ BREAKS = {
     ),
     "profile-destroy-message": (_on("DELETE", "", _other_message), _create_and(lambda c, i: c.destroy(i))),
     "profile-message-ids": (_on("POST", "/conversations", _message_ids), lambda c: c.create()),
+    "new-transcript-user-assistant": (_on("POST", "/conversations", _reversed), lambda c: c.create()),
     "profile-show-fields": (_on("GET", "", _objectives_met), _create_and(lambda c, i: c.show(i))),
     "headers-conform": (_on("GET", "/conversations", _unauthenticated), lambda c: c.active(ANONYMOUS)),
     "invalid-token-401": (_on("GET", "/conversations", _unauthenticated), lambda c: c.active("invalid-token")),
@@ -240,14 +248,22 @@ def test_every_check_is_proven_to_fire_by_a_fault_or_a_break() -> None:
 
 
 # -- properties of the rulebook's own reading of requests ------------------------------------------
-@given(st.text())
-def test_a_message_judged_blank_is_blank_to_the_mock_too_and_vice_versa(text: str) -> None:
-    # The rulebook only asserts what Ruby (Canvas) and Python (the mock) agree on.
-    blank = is_blank_message(text)
-    if blank is True:
-        assert not text.strip()
-    if blank is False:
-        assert text.strip()
+@given(st.one_of(st.text(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none()))
+def test_a_message_judged_blank_is_refused_by_the_mock_and_vice_versa(value: Any) -> None:
+    service = CanvasService(MockConfig(seed=1))
+    create = ApiRequest(
+        "POST", "/api/v1/courses/101/ai_experiences/7/conversations", "", {"authorization": "Bearer mock-student-token"}
+    )
+    conversation = json.loads(service.respond(create, sleep=None).body)["id"]
+    post = ApiRequest(
+        "POST",
+        f"/api/v1/courses/101/ai_experiences/7/conversations/{conversation}/messages",
+        "",
+        {"authorization": "Bearer mock-student-token", "content-type": "application/json"},
+        json.dumps({"message": value}).encode(),
+    )
+    status = service.respond(post, sleep=None).status
+    assert is_blank_message(value) is (status == 400)
 
 
 @settings(suppress_health_check=[*SLOW_OK, HealthCheck.function_scoped_fixture], max_examples=50)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import bodies
 from canvas_ai_harness.fake import FakeCanvas
 from canvas_ai_harness.mock import MockConfig, ThrottleConfig
 
@@ -35,7 +35,7 @@ def test_fail_ai_answers_503_the_given_number_of_times(canvas_fake: FakeCanvas) 
         _call(canvas_fake, "POST", f"/{conversation_id}/messages", json={"message": "hi"}).status_code for _ in range(3)
     ]
     assert statuses == [503, 503, 200]
-    assert canvas_fake.calls[0].json() == {"error": rules.AI_UNAVAILABLE}
+    assert canvas_fake.calls[0].json() == {"error": bodies.AI_UNAVAILABLE}
 
 
 def test_fail_ai_on_create_still_closes_the_previous_conversation(canvas_fake: FakeCanvas) -> None:
@@ -63,7 +63,7 @@ def test_throttle_answers_canvas_403_rate_limit_exceeded(canvas_fake: FakeCanvas
     canvas_fake.throttle(times=2)
     answers = [_call(canvas_fake, "GET") for _ in range(3)]
     assert [a.status_code for a in answers] == [403, 403, 200]
-    assert answers[0].text == rules.RATE_LIMITED_TEXT
+    assert answers[0].text == bodies.RATE_LIMITED_TEXT
     assert answers[0].headers["Content-Type"].startswith("text/plain")
     assert answers[0].headers["X-Rate-Limit-Remaining"] == "0.0"
 
@@ -91,13 +91,13 @@ def test_complete_makes_a_conversation_not_found_for_its_student(canvas_fake: Fa
     conversation_id = canvas_fake.start_conversation()["id"]
     canvas_fake.complete(conversation_id)
     answer = _call(canvas_fake, "POST", f"/{conversation_id}/messages", json={"message": "hi"})
-    assert (answer.status_code, answer.json()) == (404, rules.NOT_FOUND)
+    assert (answer.status_code, answer.json()) == (404, bodies.NOT_FOUND)
     assert _call(canvas_fake, "GET", f"/{conversation_id}", token=canvas_fake.tokens.teacher).status_code == 200
 
 
 def test_disable_feature_answers_404_resource_not_found_even_without_a_token(canvas_fake: FakeCanvas) -> None:
     canvas_fake.disable_feature(101)
-    assert _call(canvas_fake, "GET").json() == rules.NOT_FOUND
+    assert _call(canvas_fake, "GET").json() == bodies.NOT_FOUND
     canvas_fake.enable_feature(101)
     assert _call(canvas_fake, "GET").json() == {}
 
@@ -110,7 +110,7 @@ def test_a_demoted_teacher_is_refused_the_teacher_only_route(canvas_fake: FakeCa
     canvas_fake.set_role(teacher, "student")
     assert _call(canvas_fake, "GET", f"/{students}", token=teacher).status_code == 404
     refused = _call(canvas_fake, "GET", f"/{own}", token=teacher)
-    assert (refused.status_code, refused.json()) == (403, rules.FORBIDDEN)
+    assert (refused.status_code, refused.json()) == (403, bodies.FORBIDDEN)
 
 
 def test_return_null_id_creates_nothing(canvas_fake: FakeCanvas) -> None:

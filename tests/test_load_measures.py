@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import bodies
 from canvas_ai_harness.load.histogram import Histogram, bucket_bounds, bucket_of
 from canvas_ai_harness.load.metrics import Metrics
 from canvas_ai_harness.load.outcomes import classify, success_status
@@ -60,7 +60,7 @@ def test_empty_histogram_has_no_percentile() -> None:
         pytest.param("createConversation", 201, b"{}", None, "ok", id="create-201"),
         pytest.param("createConversation", 200, b"{}", None, "error", id="create-200-is-not-success"),
         pytest.param("postMessage", 200, b"{}", None, "ok", id="post-200"),
-        pytest.param("postMessage", 403, rules.RATE_LIMITED_TEXT.encode(), None, "throttled", id="403-rate-limit"),
+        pytest.param("postMessage", 403, bodies.RATE_LIMITED_TEXT.encode(), None, "throttled", id="403-rate-limit"),
         pytest.param("postMessage", 403, b"", {"x-rate-limit-remaining": "0.0"}, "throttled", id="403-empty-bucket"),
         pytest.param("postMessage", 429, b"{}", None, "throttled", id="429"),
         pytest.param("postMessage", 403, b'{"status": "unauthorized"}', None, "error", id="403-not-a-member"),

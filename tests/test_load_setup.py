@@ -341,8 +341,18 @@ def test_conforming_responses_pass_the_sampled_check() -> None:
             200,
             _body(_START, llm_conversation_id="abc"),
             None,
-            "'llm_conversation_id' must appear in show only",
+            "the AI service's id at llm_conversation_id: it must appear in show only",
             id="llm-id-leaked",
+        ),
+        pytest.param(
+            "postMessage",
+            200,
+            _body([*_START, ("User", "hi"), ("Assistant", "r")]).replace(
+                b'"text": "r"}', b'"text": "r", "meta": {"llm_conversation_id": "abc"}}'
+            ),
+            "hi",
+            "the AI service's id at messages[3].meta.llm_conversation_id: it must appear in show only",
+            id="llm-id-nested-in-a-message",
         ),
         pytest.param(
             "createConversation", 201, _body([("Assistant", "q")]), None, "must be [User, Assistant]", id="new-roles"

@@ -10,7 +10,7 @@ import pytest
 from fixtures.custom_servers import StartCanvas
 from fixtures.servers import Canvas
 
-# The bodies are written out here, not imported from rules.py, so a wrong constant there fails.
+# The bodies are written out here, not imported from canvas/bodies.py, so a wrong constant there fails.
 INVALID_TOKEN = {"errors": [{"message": "Invalid access token."}]}
 ROUTE_NOT_FOUND = {"errors": [{"message": "The specified resource does not exist."}]}
 NOT_FOUND = {"error": "Resource Not Found"}

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import bodies
 from fixtures.servers import Canvas
 
 ROUTE_NOT_FOUND = {"errors": [{"message": "The specified resource does not exist."}]}
@@ -81,7 +81,7 @@ def test_trailing_json_is_accepted_on_every_route(canvas: Canvas, method: str, s
 
 
 def _expected_string_ids(value: Any) -> Any:
-    """Written independently of rules.stringify_ids: what the UI's Accept header should give."""
+    """Written independently of bodies.stringify_ids: what the UI's Accept header should give."""
     if isinstance(value, list):
         return [_expected_string_ids(v) for v in value]
     if not isinstance(value, dict):
@@ -137,7 +137,7 @@ def test_stringify_ids_is_recursive_and_leaves_other_values_alone() -> None:
         "text_id": "x",
         "nested": [{"course_id": 5, "deep": {"message_id": 6, "count": 7}}],
     }
-    assert rules.stringify_ids(body) == {
+    assert bodies.stringify_ids(body) == {
         "id": "1",
         "user_id": "2",
         "paid": 3,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import bodies
 from fixtures.custom_servers import StartCanvas
 from fixtures.generation import SLOW_OK
 from fixtures.servers import Canvas
@@ -160,7 +160,7 @@ def test_progress_is_null_for_an_experience_without_objectives(canvas: Canvas) -
     ],
 )
 def test_percentage_rounds_half_up(current: int, total: int, expected: int) -> None:
-    assert rules.percentage(current, total) == expected
+    assert bodies.percentage(current, total) == expected
 
 
 @settings(deadline=None)
@@ -168,7 +168,7 @@ def test_percentage_rounds_half_up(current: int, total: int, expected: int) -> N
 def test_percentage_matches_decimal_round_half_up(total: int, data: st.DataObject) -> None:
     current = data.draw(st.integers(0, total))
     exact = (Decimal(100 * current) / Decimal(total)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    assert rules.percentage(current, total) == int(exact)
+    assert bodies.percentage(current, total) == int(exact)
 
 
 # The fixture is a factory: each example builds its own mock.
@@ -185,5 +185,5 @@ def test_progress_never_decreases_and_stays_within_total(
         assert response.status == 200
         progress = response.json()["progress"]
         assert last <= progress["current"] <= progress["total"] == 4
-        assert progress["percentage"] == rules.percentage(progress["current"], progress["total"])
+        assert progress["percentage"] == bodies.percentage(progress["current"], progress["total"])
         last = progress["current"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import bodies
 from canvas_ai_harness.mock import world
 from fixtures.proxy import BASE, JSON, Proxied, Scripted
 
@@ -22,7 +22,7 @@ def _conversation_run(http: httpx.Client) -> list[tuple[int, list[tuple[bytes, b
         ("POST", BASE, {}),
         ("POST", f"{BASE}/1/messages", {"json": {"message": "Light becomes chemical energy."}}),
         ("POST", f"{BASE}/1/messages", {"data": {"message": "Chlorophyll absorbs it."}}),
-        ("GET", BASE, {"headers": {**STUDENT, "Accept": rules.CANVAS_STRING_IDS}}),
+        ("GET", BASE, {"headers": {**STUDENT, "Accept": bodies.CANVAS_STRING_IDS}}),
         ("DELETE", f"{BASE}/1", {}),
         ("POST", f"{BASE}/1/messages", {"json": {"message": "Still there?"}}),
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from canvas_ai_harness.canvas import answers
 from canvas_ai_harness.mock import MockServer, world
 from canvas_ai_harness.proxy import ProxyConfig, ProxyServer, write_report
 from canvas_ai_harness.proxy.observe import BehaviourObserver, Exchange
@@ -81,6 +82,9 @@ def test_tokens_never_appear_in_the_report_or_the_log(
     assert "[REDACTED]" in texts[0]
 
 
+_KINDS = {"403 throttled": answers.THROTTLED, "429": answers.THROTTLED}
+
+
 def _exchange(seq: int, answer: str, *, at: float, op: str = "createConversation", **kw: object) -> Exchange:
     status = int(answer.split()[0]) if answer[0].isdigit() else 200
     fields: dict[str, object] = {
@@ -96,6 +100,7 @@ def _exchange(seq: int, answer: str, *, at: float, op: str = "createConversation
         "finished": at + 0.01,
         "status": status,
         "answer": answer,
+        "kind": _KINDS.get(answer) or answers.classify(status, {"content-type": "application/json"}, b"{}"),
     }
     fields.update(kw)
     return Exchange(**fields)  # type: ignore[arg-type]
@@ -153,6 +158,22 @@ def test_a_conversation_replaced_by_a_new_create_counts_as_closed() -> None:
         created={1: "5", 3: "6"},
     )
     assert found == {"used-closed-conversation": 1}
+
+
+def test_using_the_old_conversation_after_a_503_create_is_a_problem(scripted: tuple[Scripted, Proxied]) -> None:
+    # Canvas closes the caller's active conversation before it calls its AI: a create answered 503
+    # has closed it all the same (canvas.lifecycle).
+    upstream, proxied = scripted
+    body = {"id": 5, "messages": [{"role": "User", "text": "p"}, {"role": "Assistant", "text": "q"}], "progress": None}
+    upstream.answer(201, json.dumps(body).encode(), [JSON])
+    upstream.answer(503, json.dumps({"error": "The AI service is temporarily unavailable."}).encode(), [JSON])
+    upstream.answer(404, json.dumps({"error": "Resource Not Found"}).encode(), [JSON])
+    assert proxied.http.post(BASE, headers=STUDENT).status_code == 201
+    assert proxied.http.post(BASE, headers=STUDENT).status_code == 503
+    proxied.http.post(f"{BASE}/5/messages", headers=STUDENT, json={"message": "still there?"})
+    behaviours = {b["name"]: b for b in proxied.report.finish().to_dict()["behaviour"]}
+    assert behaviours["used-closed-conversation"]["count"] == 1
+    assert "conversation 5 was closed by #2" in behaviours["used-closed-conversation"]["examples"][0]
 
 
 def test_two_creates_in_a_row_is_a_problem() -> None:

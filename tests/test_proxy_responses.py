@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import bodies
 from canvas_ai_harness.mock import world
 from canvas_ai_harness.proxy import ProxyConfig, ProxyServer
 from fixtures.proxy import BASE, JSON, Proxied, RawHeaders, Scripted
@@ -48,7 +48,7 @@ def _json(value: object) -> bytes:
             "body.messages[0].role",
             id="system-role",
         ),
-        pytest.param(401, _json(rules.INVALID_TOKEN), [JSON], "header", "header.WWW-Authenticate", id="401-no-header"),
+        pytest.param(401, _json(bodies.INVALID_TOKEN), [JSON], "header", "header.WWW-Authenticate", id="401-no-header"),
         pytest.param(
             404,
             b"<h1>Not Found</h1>",
@@ -58,7 +58,7 @@ def _json(value: object) -> bytes:
             id="html",
         ),
         pytest.param(201, b"{not json", [JSON], "body", "body", id="not-json"),
-        pytest.param(500, _json(rules.INTERNAL_ERROR), [JSON], "status", "status", id="internal-error"),
+        pytest.param(500, _json(bodies.INTERNAL_ERROR), [JSON], "status", "status", id="internal-error"),
         pytest.param(
             201,
             _json(CONVERSATION),

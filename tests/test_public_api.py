@@ -8,6 +8,7 @@ import pytest
 
 PACKAGES = [
     "canvas_ai_harness",
+    "canvas_ai_harness.canvas",
     "canvas_ai_harness.cli",
     "canvas_ai_harness.exits",
     "canvas_ai_harness.fake",

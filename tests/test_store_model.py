@@ -74,8 +74,10 @@ class StoreMachine(RuleBasedStateMachine):
     def create(self, user: int, experience: int, state: str) -> Conversation:
         """What create does: close the caller's active conversation, then add a new one."""
         previous = self._active_id(user, experience)
-        closed = self.store.close_active(user, experience, state, self._tick())
+        closed = self.store.active_for(user, experience)
         assert (closed.id if closed else None) == previous
+        if closed is not None:
+            self.store.close(closed, state, self._tick())
         if previous is not None:
             self._close_in_model(previous, state)
         return self._add(user, experience)

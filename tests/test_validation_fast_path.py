@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from canvas_ai_harness import rules, validation
+from canvas_ai_harness import validation
+from canvas_ai_harness.canvas import bodies
 from canvas_ai_harness.validation import SpecValidator
 
 pytest.importorskip("jsonschema_rs")
@@ -21,7 +22,7 @@ CASES: list[tuple[str, int, Any]] = [
     ("createConversation", 201, {"id": None, "messages": MESSAGES, "progress": None}),
     ("createConversation", 201, {"id": 2**70, "messages": MESSAGES, "progress": None}),
     ("createConversation", 201, {"id": 1, "messages": MESSAGES[:1], "progress": {"current": -1}}),
-    ("postMessage", 400, rules.BLANK_MESSAGE),
+    ("postMessage", 400, bodies.BLANK_MESSAGE),
     ("postMessage", 400, {"error": 3}),
     (
         "getConversation",

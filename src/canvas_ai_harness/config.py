@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from canvas_ai_harness.canvas.answers import PROFILES
+from canvas_ai_harness.canvas.requests import parse_id, sis_course_id
+from canvas_ai_harness.canvas.routes import conversations_path
 from canvas_ai_harness.errors import ConfigError
 
 __all__ = ["PROFILE_CHOICES", "Target", "Tokens", "load_target", "parse_target", "write_target"]
 
-PROFILE_CHOICES = ("completed", "ended")
+PROFILE_CHOICES = tuple(PROFILES)
 TARGET_ENV = "CANVAS_AI_TARGET"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_ID = re.compile(r"^[0-9]{1,19}$")
-_COURSE_REF = re.compile(r"^([0-9]{1,19}|sis_course_id:.+)$")
 
 
 @dataclass(slots=True, frozen=True)
@@ -70,12 +71,9 @@ class Target:
         experience: str | None = None,
     ) -> str:
         """The path of a conversations route; the target's course and experience unless given."""
-        course = course or self.course_id
-        experience = experience or self.ai_experience_id
-        path = f"/api/v1/courses/{course}/ai_experiences/{experience}/conversations"
-        if conversation is not None:
-            path += f"/{conversation}"
-        return path + "/messages" if messages else path
+        return conversations_path(
+            course or self.course_id, experience or self.ai_experience_id, conversation, messages=messages
+        )
 
     def is_local(self) -> bool:
         host = urlsplit(self.base_url).hostname or ""
@@ -146,9 +144,9 @@ def parse_target(data: Mapping[str, Any], source: str = "<memory>", env: Mapping
     if values.get("profile", "completed") not in PROFILE_CHOICES:
         raise ConfigError(f"{where}: profile {values['profile']!r} is not one of {', '.join(PROFILE_CHOICES)}")
     for key, value in values.items():
-        if key.endswith("course_id") and not _COURSE_REF.match(value):
+        if key.endswith("course_id") and not sis_course_id(value) and parse_id(value) is None:
             raise ConfigError(f"{where}: {key} {value!r} must be a numeric id or sis_course_id:<sis id>")
-        if key.endswith("ai_experience_id") and not _ID.match(value):
+        if key.endswith("ai_experience_id") and parse_id(value) is None:
             raise ConfigError(f"{where}: {key} {value!r} must be a numeric id")
 
     tokens_raw = data.get("tokens")

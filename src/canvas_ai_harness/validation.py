@@ -20,6 +20,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from canvas_ai_harness.canvas.bodies import is_id_key
+from canvas_ai_harness.canvas.requests import bearer_token, is_blank, media_type
 from canvas_ai_harness.spec import load_spec
 
 try:  # Rust, ~70x faster at "is this valid?"; jsonschema still explains what is not (see _schema_errors)
@@ -65,10 +67,6 @@ class _Route:
 
 def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
-
-
-def _media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";")[0].strip().lower()
 
 
 class SpecValidator:
@@ -194,8 +192,7 @@ class SpecValidator:
             for name in requirement:
                 scheme = schemes.get(name, {})
                 if scheme.get("type") == "http" and scheme.get("scheme", "").lower() == "bearer":
-                    auth = headers.get("authorization", "")
-                    if auth[:7].lower() == "bearer " and auth[7:].strip():
+                    if bearer_token(headers):
                         return []
                 elif scheme.get("type") == "apiKey":
                     source = query if scheme.get("in") == "query" else headers
@@ -216,7 +213,7 @@ class SpecValidator:
         request_body, body_pointer = self._deref(op["requestBody"], f"{pointer}/requestBody")
         content = request_body.get("content", {})
         declared = ", ".join(content)
-        media = _media_type(headers.get("content-type"))
+        media = media_type(headers.get("content-type"))
         if not body:
             if request_body.get("required"):
                 return [Violation("body", f"the request has no body; the spec requires one ({declared})", "body")]
@@ -247,9 +244,8 @@ class SpecValidator:
         except (UnicodeDecodeError, ValueError) as exc:
             return [Violation("body", f"the body is not valid {media}: {exc}", "body")]
         schema_pointer = f"{body_pointer}/content/{_escape(media)}/schema"
-        return [
-            Violation("body", message, "body" + where) for where, message in self._schema_errors(schema_pointer, data)
-        ]
+        errors = _blank_as_canvas_reads_it(self._schema_errors(schema_pointer, data), data)
+        return [Violation("body", message, "body" + where) for where, message in errors]
 
     # -- responses ----------------------------------------------------------------------------
     def validate_response(
@@ -277,7 +273,7 @@ class SpecValidator:
         content = response.get("content", {})
         if not content:
             return problems
-        media = _media_type(lower.get("content-type"))
+        media = media_type(lower.get("content-type"))
         if media not in content:
             problems.append(
                 Violation(
@@ -366,6 +362,20 @@ class SpecValidator:
         return [e.message for e in validator.iter_errors(value)]
 
 
+def _blank_as_canvas_reads_it(errors: list[tuple[str, str]], data: Any) -> list[tuple[str, str]]:
+    """Judge a blank ``message`` as Canvas does (Ruby's ``blank?``), not by the spec's ``\\S`` pattern.
+
+    A regex engine's idea of white space is not Ruby's (U+001C..U+001F, U+0085, U+FEFF differ).
+    """
+    message = data.get("message") if isinstance(data, dict) else None
+    if not isinstance(message, str) or not message:
+        return errors
+    kept = [(where, text) for where, text in errors if not (where == ".message" and "does not match" in text)]
+    if is_blank(message):
+        kept.append((".message", f"{message!r} is blank (white space only): Canvas answers 400 message is required"))
+    return kept
+
+
 def _accept_string_ids(node: Any) -> Any:
     """A copy of ``node`` where each integer ``id`` or ``*_id`` property also accepts a string of digits."""
     if isinstance(node, list):
@@ -377,7 +387,7 @@ def _accept_string_ids(node: Any) -> Any:
     if isinstance(properties, dict):
         for name, schema in properties.items():
             types = schema.get("type") if isinstance(schema, dict) else None
-            if (name == "id" or name.endswith("_id")) and (types == "integer" or "integer" in (types or [])):
+            if is_id_key(name) and (types == "integer" or "integer" in (types or [])):
                 properties[name] = {"anyOf": [schema, {"type": "string", "pattern": "^-?[0-9]+$"}]}
     return out
 

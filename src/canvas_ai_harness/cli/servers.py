@@ -122,7 +122,7 @@ def _parse_faults(names: tuple[str, ...]) -> frozenset[str]:
 
 
 def _banner(url: str, target: Any, target_path: Path | None) -> str:
-    prefix = f"{url}/api/v1/courses/{target.course_id}/ai_experiences/{target.ai_experience_id}/conversations"
+    prefix = url + target.path()
     tokens = "\n".join(f"  {role:<14} {token}" for role, token in _vars_of(target.tokens).items() if token)
     lines = [
         f"Mock Canvas (profile {target.profile}) listening on {url}",

@@ -7,6 +7,10 @@ in ``plugin.py``. The modules, bottom-up:
 - ``limits``: the AI-call budget and the pace; ``CannotRun`` and its reasons.
 - ``client``: every request of a run: identities, budget, pace, throttling retries, observers.
 - ``ledger``: what the run knows of the conversations it touched (and must end).
+- ``reading``: what a request told Canvas (its ``message``, ids), read with ``canvas.requests``.
+- ``verdicts``: the findings of one exchange and the run's pass/fail counts.
+- ``access``: the authorization order and who may reach which conversation.
+- ``body_rules``: what a successful answer holds (ids, progress, messages, transcript, show).
 - ``rulebook``: applies every check to every exchange and updates the ledger.
 - ``fuzz``: schemathesis's property-based and stateful tests, sent through the client.
 - ``scenario``: ``Canvas``, the vocabulary of the suite's fixed scenarios.

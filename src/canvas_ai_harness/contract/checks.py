@@ -1,6 +1,6 @@
 """The contract checks: each a named object quoting the Canvas rule it enforces.
 
-A check never re-types a rule's data: expected bodies come from ``rules.py`` and shapes from
+A check never re-types a rule's data: expected bodies come from ``canvas/`` and shapes from
 ``specs/openapi.yaml``. What a check keeps is its *name* (what reports, JUnit and the fault tests
 refer to), the *rule* it enforces, quoted from ``shared/canvas-facts.md`` or the spec, the
 *operations* it applies to, and the optional target-file fields it *needs*. A failure is a
@@ -157,7 +157,8 @@ _add(
 )
 _add(
     "closed-conversation-404",
-    "a student's completed conversation is 404 for post_message, destroy and show",
+    "a student's own completed conversation is out of its reach for post_message, destroy and show: Canvas "
+    "answers as for another student's (canvas.lifecycle.refusal says what)",
     (POST, DESTROY, SHOW),
 )
 _add(
@@ -165,6 +166,11 @@ _add(
     "each successful post_message returns the whole transcript with exactly two messages appended: the user's "
     "text, then the assistant's reply",
     (POST,),
+)
+_add(
+    "new-transcript-user-assistant",
+    "a new conversation's transcript is [User, Assistant]: the hidden prompt, then the first question",
+    (CREATE,),
 )
 _add(
     "earlier-messages-unchanged",

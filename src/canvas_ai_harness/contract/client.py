@@ -19,7 +19,8 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 import httpx
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import answers, bodies
+from canvas_ai_harness.canvas.requests import media_type
 from canvas_ai_harness.config import Target
 from canvas_ai_harness.contract.limits import LLMBudget, MissingTargetField, Pacer, Throttled
 from canvas_ai_harness.errors import TargetUnreachable
@@ -73,13 +74,18 @@ class Exchange:
 
     @property
     def media_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+        return media_type(self.headers.get("content-type"))
+
+    @property
+    def kind(self) -> str:
+        """What kind of answer Canvas gave (``canvas.answers``): ok, throttled, daily_limit..."""
+        return answers.classify(self.status, self.headers, self.body)
 
     @property
     def string_ids(self) -> bool:
         """Whether the request asked for string ids (``Accept: application/json+canvas-string-ids``)."""
         accept = next((v for k, v in self.request_headers.items() if k.lower() == "accept"), "")
-        return rules.CANVAS_STRING_IDS in accept
+        return bodies.CANVAS_STRING_IDS in accept
 
     def param(self, name: str) -> str | None:
         """A path parameter, percent-decoded."""
@@ -103,14 +109,13 @@ class Exchange:
         return f"{self.method} {self.path}{query} as {self.identity} -> {self.status}"
 
 
-def is_throttled(status: int, headers: Mapping[str, str], text: str) -> bool:
-    """Canvas's throttling answer: 403 (or 429 in some docs) in plain text, "Rate Limit Exceeded"."""
-    if status not in (403, 429):
-        return False
-    media = headers.get("content-type", "").split(";")[0].strip().lower()
-    if media.endswith("json"):
-        return False  # 403 unauthorized, or profile ended's daily 429: answers to check, not to retry
-    return status == 429 or "rate limit exceeded" in text.lower() or headers.get("x-rate-limit-remaining") == "0.0"
+def is_throttled(status: int, headers: Mapping[str, str], body: bytes | str) -> bool:
+    """Canvas's throttling (403 or 429 "Rate Limit Exceeded"): slow down and retry, never a failure.
+
+    Profile ``ended``'s daily limit is not retried: a run cannot wait a day, and the rulebook
+    judges it as an answer (``canvas.answers``).
+    """
+    return answers.classify(status, headers, body) in answers.RETRY_SOON
 
 
 class CanvasClient:
@@ -130,6 +135,7 @@ class CanvasClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.target = target
+        self.path = target.path  # the path of a conversations route (``Target.path``)
         self.validator = validator
         self.redactor = redactor
         self.budget = budget
@@ -157,16 +163,6 @@ class CanvasClient:
         if token is None:
             raise MissingTargetField(f"tokens.{identity}")
         return token
-
-    def path(
-        self,
-        conversation: int | str | None = None,
-        *,
-        messages: bool = False,
-        course: str | None = None,
-        experience: str | None = None,
-    ) -> str:
-        return self.target.path(conversation, messages=messages, course=course, experience=experience)
 
     # -- sending ------------------------------------------------------------------------------
     def request(
@@ -264,7 +260,7 @@ class CanvasClient:
                 ) from exc
             self.sent += 1
             self.by_operation[label] += 1
-            if not is_throttled(response.status_code, response.headers, response.text):
+            if not is_throttled(response.status_code, response.headers, response.content):
                 self.pacer.answered(_float(response.headers.get("x-rate-limit-remaining")))
                 return response
             self.throttle_retries += 1

@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection
 from canvas_ai_harness.contract.checks import CHECKS, ContractViolation, Finding
 from canvas_ai_harness.contract.client import COSTLY_OPERATIONS, Exchange
 from canvas_ai_harness.contract.limits import BudgetExhausted, CannotRun
-from canvas_ai_harness.contract.rulebook import is_blank_message
+from canvas_ai_harness.contract.reading import is_blank_message
 from canvas_ai_harness.spec import spec_path
 
 if TYPE_CHECKING:

@@ -17,6 +17,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from canvas_ai_harness.canvas import answers, lifecycle
+
 __all__ = ["ConversationRecord", "Ledger"]
 
 Key = tuple[str, str]  # (identity, experience id)
@@ -46,7 +48,7 @@ class Ledger:
     """The conversations of this run, and each caller's active one where it is known."""
 
     conversations: dict[int, ConversationRecord] = field(default_factory=dict)
-    _active: dict[Key, int | None] = field(default_factory=dict)
+    _active: lifecycle.Conversations[str, str, int] = field(default_factory=lifecycle.Conversations)
     _closures: dict[Key, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -54,36 +56,35 @@ class Ledger:
         return self.conversations.get(conversation_id)
 
     def knows_active(self, identity: str, experience_id: str) -> bool:
-        return (identity, experience_id) in self._active
+        return self._active.knows(identity, experience_id)
 
     def active_id(self, identity: str, experience_id: str) -> int | None:
         """The caller's active conversation if the ledger knows it (check ``knows_active`` first)."""
-        return self._active.get((identity, experience_id))
+        return self._active.active(identity, experience_id)
 
     def last_closure(self, identity: str, experience_id: str) -> str | None:
         """How the caller's last conversation here was closed ("create" or "destroy"), if the run closed one."""
         return self._closures.get((identity, experience_id))
 
     def active_record(self, identity: str, experience_id: str) -> ConversationRecord | None:
-        cid = self._active.get((identity, experience_id))
+        cid = self._active.active(identity, experience_id)
         return None if cid is None else self.conversations.get(cid)
 
     # -- events Canvas answered ---------------------------------------------------------------
-    def created(self, identity: str, course_ref: str, experience_id: str, conversation_id: int | None) -> None:
-        """A create answered: the previous active conversation is closed, the new one (if saved) is active."""
+    def after_create(
+        self, kind: str, identity: str, course_ref: str, experience_id: str, conversation_id: int | None
+    ) -> None:
+        """A create answered with ``kind`` (``canvas.answers``) and ``conversation_id``: apply what Canvas did."""
+        cid = conversation_id if kind == answers.OK else None
         with self._lock:
-            self._close_active(identity, experience_id, "create")
-            if conversation_id is not None:
-                self.conversations[conversation_id] = ConversationRecord(
-                    conversation_id, identity, course_ref, experience_id
-                )
-            self._active[(identity, experience_id)] = conversation_id
+            closed = self._active.after_create(kind, identity, experience_id, cid)
+            self._closed(closed, identity, experience_id, lifecycle.CLOSED_BY_CREATE)
+            if cid is not None and self._active.active(identity, experience_id) == cid:
+                self.conversations[cid] = ConversationRecord(cid, identity, course_ref, experience_id)
 
-    def create_failed_after_closing(self, identity: str, experience_id: str) -> None:
-        """A create that reached the AI service and failed (503) still closed the previous one."""
-        with self._lock:
-            self._close_active(identity, experience_id, "create")
-            self._active[(identity, experience_id)] = None
+    def created(self, identity: str, course_ref: str, experience_id: str, conversation_id: int | None) -> None:
+        """A create answered 201: the previous active conversation is closed, the new one (if saved) is active."""
+        self.after_create(answers.OK, identity, course_ref, experience_id, conversation_id)
 
     def destroyed(self, conversation_id: int) -> None:
         with self._lock:
@@ -91,12 +92,10 @@ class Ledger:
             if record is None:
                 return
             if record.closed_by is None:
-                record.closed_by = "destroy"
+                record.closed_by = lifecycle.CLOSED_BY_DESTROY
             record.closed_confirmed = True
-            key = (record.owner, record.experience_id)
-            if self._active.get(key) == conversation_id:
-                self._active[key] = None
-                self._closures[key] = "destroy"
+            if self._active.ended(record.owner, record.experience_id, conversation_id):
+                self._closures[(record.owner, record.experience_id)] = lifecycle.CLOSED_BY_DESTROY
 
     def confirmed_closed(self, conversation_id: int) -> None:
         record = self.conversations.get(conversation_id)
@@ -119,9 +118,8 @@ class Ledger:
         """Every conversation the run created that Canvas has not shown to be closed."""
         return [r for r in self.conversations.values() if not r.closed_confirmed]
 
-    def _close_active(self, identity: str, experience_id: str, cause: str) -> None:
-        previous = self._active.get((identity, experience_id))
-        record = None if previous is None else self.conversations.get(previous)
+    def _closed(self, conversation_id: int | None, identity: str, experience_id: str, cause: str) -> None:
+        record = None if conversation_id is None else self.conversations.get(conversation_id)
         if record is not None and record.closed_by is None:
             record.closed_by = cause
             self._closures[(identity, experience_id)] = cause

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import answers, lifecycle, routes
 from canvas_ai_harness.config import TARGET_ENV, Target, load_target
 from canvas_ai_harness.contract.client import CanvasClient
 from canvas_ai_harness.contract.ledger import Ledger
@@ -29,7 +29,7 @@ from canvas_ai_harness.validation import SpecValidator
 
 __all__ = ["DEFAULT_LIVE_LLM_CALLS", "DEFAULT_LIVE_RATE", "ContractSession", "Outcome", "Settings"]
 
-PROFILE_OPTIONS = ("completed", "ended", "auto")
+PROFILE_OPTIONS = (*answers.PROFILES, "auto")
 DEFAULT_LIVE_LLM_CALLS = 150  # AI calls a run may cause on a target that is not the mock
 DEFAULT_LIVE_RATE = 5.0  # requests per second on a target that is not the mock
 
@@ -120,9 +120,9 @@ class ContractSession:
         self.unreachable: str | None = None  # why the run stopped, if the target stopped answering
         self.profile_name = target.profile
         self.profile_source = "target file" if target.source != "<mock>" else "the embedded mock's"
-        if settings.profile in rules.PROFILES:
+        if settings.profile in answers.PROFILES:
             self.profile_name, self.profile_source = settings.profile, "--profile"
-        self.profile = rules.PROFILES[self.profile_name]
+        self.profile = answers.PROFILES[self.profile_name]
         self.rulebook = self._rulebook()
 
     @classmethod
@@ -137,7 +137,7 @@ class ContractSession:
         else:
             from canvas_ai_harness.mock import MockConfig, MockServer
 
-            mock_profile = settings.profile if settings.profile in rules.PROFILES else "completed"
+            mock_profile = settings.profile if settings.profile in answers.PROFILES else "completed"
             server = MockServer(MockConfig(profile=mock_profile, seed=settings.seed)).start()
             session = cls(settings, server.target(), embedded=server, is_mock=True)
         if settings.profile == "auto":
@@ -170,7 +170,7 @@ class ContractSession:
         if 200 <= ended.status < 300:
             self.ledger.destroyed(cid)
         answer = ended.json()
-        for name, profile in rules.PROFILES.items():
+        for name, profile in answers.PROFILES.items():
             if answer == {"message": profile.destroy_message}:
                 self.profile_name = name
                 self.profile_source = f'detected: destroy answered "{profile.destroy_message}"'
@@ -203,7 +203,7 @@ class ContractSession:
             try:
                 path = client.path(record.id, course=record.course_ref, experience=record.experience_id)
                 answer = client.request(record.owner, "DELETE", path, observe=False)
-                if answer.status == 404:
+                if lifecycle.says_closed(routes.DESTROY, answer.status):
                     self.cleanup.already_closed += 1  # its owner can no longer reach it: closed already
                 elif 200 <= answer.status < 300:
                     self.cleanup.closed += 1
@@ -245,7 +245,7 @@ def reach(target: Target, timeout: float = 10.0) -> None:
 
     The probe carries no token and touches no conversation: Canvas answers it 401 (or 404).
     """
-    url = f"{target.base_url}/api/v1/courses/{target.course_id}/ai_experiences/{target.ai_experience_id}/conversations"
+    url = target.base_url + target.path()
     try:
         httpx.get(url, timeout=timeout)
     except httpx.HTTPError as exc:

@@ -32,12 +32,12 @@ from urllib.parse import unquote, urlsplit
 import requests
 import responses
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import bodies, routes
 from canvas_ai_harness.config import Target, Tokens
 from canvas_ai_harness.fake.calls import CallLog, FakeCall
 from canvas_ai_harness.fake.faults import FaultInjector
-from canvas_ai_harness.mock.server import default_target
 from canvas_ai_harness.mock.service import ApiRequest, ApiResponse, CanvasService, MockConfig
+from canvas_ai_harness.mock.world import default_target
 from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.validation import Operation, SpecValidator, Violation
 
@@ -149,7 +149,7 @@ class FakeCanvas:
 
     def conversations_url(self, course_id: int | str = 101, ai_experience_id: int | str = 7) -> str:
         """``{base_url}/api/v1/courses/{course_id}/ai_experiences/{ai_experience_id}/conversations``."""
-        return f"{self.base_url}/api/v1/courses/{course_id}/ai_experiences/{ai_experience_id}/conversations"
+        return self.base_url + routes.conversations_path(course_id, ai_experience_id)
 
     def start_conversation(
         self, token: str | None = None, course_id: int | str = 101, ai_experience_id: int | str = 7
@@ -252,7 +252,7 @@ class FakeCanvas:
         answer_problems: tuple[Violation, ...] = ()
         if operation is not None:
             validator = self.validator
-            if rules.CANVAS_STRING_IDS in headers.get("accept", ""):
+            if bodies.CANVAS_STRING_IDS in headers.get("accept", ""):
                 validator = validator.with_string_ids()
             answer_problems = tuple(
                 validator.validate_response(

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from canvas_ai_harness.canvas import answers
 from canvas_ai_harness.mock.service import ApiResponse, CanvasService
 from canvas_ai_harness.mock.throttle import LeakyBuckets, ThrottleConfig
 
-__all__ = ["FaultInjector"]
+__all__ = ["FaultInjector", "answer_kind"]
 
 # A bucket smaller than one request's up-front cost: every request overflows it.
 _ALWAYS_FULL = ThrottleConfig(capacity=1.0, outflow=0.0, upfront=2.0, cost=0.0)
@@ -29,11 +30,31 @@ class _Fault:
     restore: Callable[[], None]
 
 
+def answer_kind(response: ApiResponse) -> str:
+    """The kind of the fake's answer (``canvas.answers``): how a fault knows it fired."""
+    return answers.classify(response.status, {"content-type": response.content_type, **response.headers}, response.body)
+
+
+def _kind(kind: str) -> Callable[[ApiResponse], bool]:
+    return lambda response: answer_kind(response) == kind
+
+
 def _null_id(response: ApiResponse) -> bool:
     if response.status != 201:
         return False
     body: Any = response.json()
     return isinstance(body, dict) and body.get("id") is None
+
+
+def _set(owner: Any, name: str, value: Any) -> Callable[[], Callable[[], None]]:
+    """Arming: set ``owner.name`` to ``value``; returns what puts the old value back."""
+
+    def apply() -> Callable[[], None]:
+        before = getattr(owner, name)
+        setattr(owner, name, value)
+        return lambda: setattr(owner, name, before)
+
+    return apply
 
 
 class FaultInjector:
@@ -57,44 +78,19 @@ class FaultInjector:
             self._faults[name] = _Fault(times, fired, apply())
 
     def ai_unavailable(self, times: int | None) -> None:
-        llm = self.service.llm
-
-        def apply() -> Callable[[], None]:
-            before = llm.failure_rate
-            llm.failure_rate = 1.0
-            return lambda: setattr(llm, "failure_rate", before)
-
-        self._arm("ai_unavailable", times, lambda r: r.status == 503, apply)
+        self._arm("ai_unavailable", times, _kind(answers.AI_UNAVAILABLE), _set(self.service.llm, "failure_rate", 1.0))
 
     def null_conversation_id(self, times: int | None) -> None:
-        llm = self.service.llm
-
-        def apply() -> Callable[[], None]:
-            before = llm.null_id_rate
-            llm.null_id_rate = 1.0
-            return lambda: setattr(llm, "null_id_rate", before)
-
-        self._arm("null_conversation_id", times, _null_id, apply)
+        self._arm("null_conversation_id", times, _null_id, _set(self.service.llm, "null_id_rate", 1.0))
 
     def throttle(self, times: int | None) -> None:
-        service = self.service
-
-        def apply() -> Callable[[], None]:
-            before = service.buckets
-            service.buckets = LeakyBuckets(_ALWAYS_FULL)
-            return lambda: setattr(service, "buckets", before)
-
-        self._arm("throttle", times, lambda r: r.status == 403 and r.content_type.startswith("text/plain"), apply)
+        self._arm(
+            "throttle", times, _kind(answers.THROTTLED), _set(self.service, "buckets", LeakyBuckets(_ALWAYS_FULL))
+        )
 
     def rate_limit(self, times: int | None) -> None:
-        service = self.service
-
-        def apply() -> Callable[[], None]:
-            before = service.profile
-            service.profile = replace(before, daily_create_limit=0, daily_message_limit=0)
-            return lambda: setattr(service, "profile", before)
-
-        self._arm("rate_limit", times, lambda r: r.status == 429, apply)
+        exhausted = replace(self.service.profile, daily_create_limit=0, daily_message_limit=0)
+        self._arm("rate_limit", times, _kind(answers.DAILY_LIMIT), _set(self.service, "profile", exhausted))
 
     def settle(self, response: ApiResponse) -> None:
         """Count ``response`` against the faults it shows; put back the knobs of exhausted ones."""

@@ -16,6 +16,7 @@ import gevent
 import gevent.pool
 from geventhttpclient import HTTPClient
 
+from canvas_ai_harness.canvas.lifecycle import says_closed
 from canvas_ai_harness.load.ledger import OpenConversation
 from canvas_ai_harness.load.options import parsed_option as _opt
 from canvas_ai_harness.load.outcomes import is_throttled
@@ -87,9 +88,9 @@ class CleanUp(RuntimeState):
         status, _, _ = call("DELETE", f"{self.world.base_path}/{conversation}")
         if status == 200:
             self.metrics.counters["cleanup_closed"] += 1
-        elif status == 404:
+        elif says_closed("deleteConversation", status):
             self.metrics.counters["cleanup_gone"] += 1
-        return status in (200, 404)
+        return status == 200 or says_closed("deleteConversation", status)
 
 
 def _conversation_id(body: bytes) -> int | None:

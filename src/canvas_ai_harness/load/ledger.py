@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from canvas_ai_harness.canvas import answers, lifecycle
 from canvas_ai_harness.load.identities import Identity
 
 __all__ = ["Ledger", "OpenConversation"]
@@ -44,6 +45,21 @@ class Ledger:
     def settled(self, identity: Identity) -> None:
         """A create was refused before Canvas acted on it (throttled): nothing changed."""
         self.entry(identity).uncertain = False
+
+    def after_create(self, identity: Identity, kind: str, conversation: int | None) -> None:
+        """A create answered with ``kind`` (``canvas.answers``): what ``canvas.lifecycle`` says it did.
+
+        Saved or failed at the AI (which Canvas calls after closing the old one): the run's open
+        conversation is the new one, or none. Refused before Canvas acted: nothing changed. No
+        telling (no answer, a server error): clean-up asks Canvas.
+        """
+        closed = lifecycle.create_closed_previous(kind)
+        if closed is None:
+            return
+        if closed:
+            self.created(identity, conversation if kind == answers.OK else None)
+        else:
+            self.settled(identity)
 
     def closed(self, identity: Identity, conversation: int) -> None:
         entry = self.entry(identity)

@@ -1,8 +1,9 @@
 """What became of one request: the outcome classes the load suite counts apart.
 
 - ``ok``: the route's success status as the spec declares it (201 for create, 200 otherwise).
-- ``throttled``: Canvas's throttling, 403 "Rate Limit Exceeded" or 429 (``shared/canvas-facts.md``:
-  a load test must treat both as throttling, not as errors).
+- ``throttled``: a rate limit, 403 "Rate Limit Exceeded" or 429, profile ``ended``'s daily limit
+  included (``canvas.answers.SLOW_DOWN``; ``shared/canvas-facts.md``: a load test must treat both
+  as throttling, not as errors).
 - ``ai_unavailable``: 503, the AI service failed behind Canvas.
 - ``contract``: a sampled response that breaks the spec or the conversation rules (``checks.py``).
 - ``error``: anything else: another status, a refused connection, a timeout.
@@ -14,10 +15,20 @@ import functools
 from collections.abc import Mapping
 from typing import Final
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import answers
 from canvas_ai_harness.spec import load_spec
 
-__all__ = ["AI_UNAVAILABLE", "CONTRACT", "ERROR", "OK", "OUTCOMES", "THROTTLED", "classify", "success_status"]
+__all__ = [
+    "AI_UNAVAILABLE",
+    "CONTRACT",
+    "ERROR",
+    "OK",
+    "OUTCOMES",
+    "THROTTLED",
+    "classify",
+    "outcome",
+    "success_status",
+]
 
 OK: Final = "ok"
 THROTTLED: Final = "throttled"
@@ -25,8 +36,6 @@ AI_UNAVAILABLE: Final = "ai_unavailable"
 CONTRACT: Final = "contract"
 ERROR: Final = "error"
 OUTCOMES: Final = (OK, THROTTLED, AI_UNAVAILABLE, CONTRACT, ERROR)
-
-_THROTTLE_MARK: Final = rules.RATE_LIMITED_TEXT.encode()
 
 
 @functools.cache
@@ -42,26 +51,21 @@ def success_status(operation_id: str) -> int:
 
 
 def is_throttled(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> bool:
-    """Canvas's throttling: 429, or 403 with the "Rate Limit Exceeded" body or an empty bucket."""
-    if status == 429:
-        return True
-    if status != 403:
-        return False
-    if _THROTTLE_MARK in body:
-        return True
-    remaining = (headers or {}).get("x-rate-limit-remaining")
-    try:
-        return remaining is not None and float(remaining) <= 0.0
-    except ValueError:
-        return False
+    """A rate limit (``canvas.answers.SLOW_DOWN``): Canvas's throttling, or profile ``ended``'s daily limit."""
+    return answers.classify(status, headers or {}, body) in answers.SLOW_DOWN
 
 
 def classify(operation_id: str, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> str:
     """The outcome of a response (``status`` 0: no response at all). Contract checks come on top."""
-    if status == success_status(operation_id):
-        return OK
-    if is_throttled(status, body, headers):
+    return outcome(operation_id, status, answers.classify(status, headers or {}, body))
+
+
+def outcome(operation_id: str, status: int, kind: str) -> str:
+    """The outcome of a response whose ``canvas.answers`` kind is ``kind``."""
+    if kind == answers.OK:
+        return OK if status == success_status(operation_id) else ERROR
+    if kind in answers.SLOW_DOWN:
         return THROTTLED
-    if status == 503:
+    if kind == answers.AI_UNAVAILABLE:
         return AI_UNAVAILABLE
     return ERROR

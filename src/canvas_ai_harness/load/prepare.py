@@ -36,7 +36,7 @@ class Preparation(RuntimeState):
             if target_path:
                 self.target = load_target(target_path)
             elif self._is_mock():
-                from canvas_ai_harness.mock.server import default_target
+                from canvas_ai_harness.mock.world import default_target
 
                 self.target = default_target(self.host)
             else:

@@ -47,8 +47,7 @@ class World:
     @classmethod
     def of(cls, target: Target) -> World:
         prefix = urlsplit(target.base_url).path.rstrip("/")
-        path = f"{prefix}/api/v1/courses/{target.course_id}/ai_experiences/{target.ai_experience_id}/conversations"
-        return cls(path, target.profile)
+        return cls(prefix + target.path(), target.profile)
 
 
 class RuntimeState:

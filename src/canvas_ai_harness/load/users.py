@@ -26,9 +26,11 @@ from locust import task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
+from canvas_ai_harness.canvas import answers, lifecycle
 from canvas_ai_harness.load.behaviour import compose_message, draw_turns, think_seconds
 from canvas_ai_harness.load.identities import Identity
-from canvas_ai_harness.load.outcomes import AI_UNAVAILABLE, CONTRACT, ERROR, OK, THROTTLED, classify
+from canvas_ai_harness.load.outcomes import AI_UNAVAILABLE, CONTRACT, ERROR, OK, THROTTLED
+from canvas_ai_harness.load.outcomes import outcome as outcome_of
 from canvas_ai_harness.load.runtime import Runtime, runtime
 
 __all__ = ["StudentUser", "TeacherUser"]
@@ -44,6 +46,7 @@ class Reply:
     body: bytes
     outcome: str
     millis: float
+    kind: str = answers.CANVAS_ERROR  # canvas.answers' kind of the answer
 
     @property
     def ok(self) -> bool:
@@ -108,7 +111,8 @@ class CanvasUser(FastHttpUser):
             status = response.status_code or 0
             body = response.content or b""
             lower = _lower(response.headers) if status == 403 else None
-            outcome = classify(operation, status, body, lower)
+            kind = answers.classify(status, lower or {}, body)
+            outcome = outcome_of(operation, status, kind)
             problem = ""
             if outcome in (OK, AI_UNAVAILABLE) and self.rng.random() < rt.sample_rate:
                 problems = rt.checker.check(
@@ -123,28 +127,17 @@ class CanvasUser(FastHttpUser):
                 response.success()
             else:
                 response.failure(self._failure(operation, outcome, status, body, problem, response))
-        return Reply(status, body, outcome, millis)
+        return Reply(status, body, outcome, millis, kind)
 
     def _create(self, identity: Any) -> tuple[Reply, Any, int | None] | None:
-        """Create a conversation and tell the ledger; ``None`` when Canvas gave no 201.
-
-        Throttled: nothing changed. AI failure: Canvas closed the old one before failing. Any
-        other answer is uncertain, and clean-up asks Canvas what is active.
-        """
-        ledger = self.rt.ledger
-        ledger.creating(identity)
+        """Create a conversation and tell the ledger what Canvas did; ``None`` when Canvas gave no 201."""
+        self.rt.ledger.creating(identity)
         reply = self.call("createConversation", "POST", self.base)
-        if reply.outcome == THROTTLED:
-            ledger.settled(identity)
-            return None
-        if reply.outcome == AI_UNAVAILABLE:
-            ledger.created(identity, None)
-            return None
+        data = reply.json() if 200 <= reply.status < 300 else None
+        conversation = _conversation_id(data)
+        self.rt.ledger.after_create(identity, reply.kind, conversation)
         if reply.status != 201:
             return None
-        data = reply.json()
-        conversation = _conversation_id(data)
-        ledger.created(identity, conversation)
         return reply, data, conversation
 
     def _failure(self, operation: str, outcome: str, status: int, body: bytes, problem: str, response: Any) -> str:
@@ -233,7 +226,7 @@ class StudentUser(CanvasUser):
             text = compose_message(self.rng)
             self.pause(think_seconds(self.rng, read, len(text), behaviour.think_scale))
             reply = self.call("postMessage", "POST", f"{path}/messages", message=text, previous=transcript)
-            if reply.status == 404:
+            if lifecycle.says_closed("postMessage", reply.status):
                 rt.ledger.closed(identity, conversation)  # closed elsewhere (or evicted)
                 return
             if reply.ok:
@@ -245,7 +238,7 @@ class StudentUser(CanvasUser):
             rt.metrics.conversations["left_open"] += 1
             return
         reply = self.call("deleteConversation", "DELETE", path)
-        if reply.ok or reply.status == 404:
+        if reply.ok or lifecycle.says_closed("deleteConversation", reply.status):
             rt.ledger.closed(identity, conversation)
         if reply.ok:
             rt.metrics.conversations["completed"] += 1
@@ -295,5 +288,5 @@ class TeacherUser(CanvasUser):
         reply = self.call(
             "postMessage", "POST", f"{self.base}/{conversation}/messages", message=text, previous=transcript
         )
-        if reply.status == 404:
+        if lifecycle.says_closed("postMessage", reply.status):
             rt.ledger.closed(identity, conversation)

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import bodies
 from canvas_ai_harness.mock.service import ApiRequest, ApiResponse, CanvasService
 
 __all__ = ["create_app"]
@@ -112,7 +112,7 @@ def create_app(service: CanvasService) -> Starlette:
         except _ClientDisconnected:
             return
         if body is None:
-            payload = json.dumps(rules.PAYLOAD_TOO_LARGE).encode()
+            payload = json.dumps(bodies.PAYLOAD_TOO_LARGE).encode()
             await _send(ApiResponse(413, payload, headers={"Connection": "close"}), send)
             return
         client = scope.get("client")

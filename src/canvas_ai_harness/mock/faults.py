@@ -2,9 +2,10 @@
 
 Each fault is something a Canvas upgrade could plausibly bring: a changed status code, a body
 shape, a leaked field, a lifecycle rule, the transcript, authorization between identities, input
-handling, string ids or SIS ids. ``FaultyCanvasService`` is a ``CanvasService`` that applies the
-faults it is given; ``service.py`` itself knows nothing of them. Faults are for tests only: the
-``mock`` command hides its ``--fault`` option.
+handling, string ids or SIS ids. ``FaultHooks`` applies the faults it is given through the
+service's public extension points (``mock/hooks.py``); ``service.py`` knows nothing of them, and
+the faithful mock never imports this module (``faulty_service`` is built only when a test or
+``--fault`` asks). Faults are for tests only: the ``mock`` command hides its ``--fault`` option.
 
 ``FAULTS`` maps each name to a ``Fault``: what breaks, and the contract check that must report
 it (the name a contract run's report gives; ``tests/test_contract_faults.py`` holds the suite to
@@ -15,25 +16,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 
-from canvas_ai_harness import rules
-from canvas_ai_harness.mock.service import (
-    ApiRequest,
-    ApiResponse,
-    CanvasService,
-    MockConfig,
-    _Answer,
-    _Context,
-)
-from canvas_ai_harness.mock.store import Conversation, ConversationStore, Message
-from canvas_ai_harness.mock.world import Experience, World
+from canvas_ai_harness.canvas import answers, bodies, lifecycle, routes
+from canvas_ai_harness.canvas.requests import bearer_token, media_type, parse_id, sis_course_id
+from canvas_ai_harness.mock.hooks import Answer, ServiceHooks
+from canvas_ai_harness.mock.service import ApiRequest, ApiResponse, CanvasService, MockConfig
+from canvas_ai_harness.mock.store import Conversation, Message
+from canvas_ai_harness.mock.world import Experience, User, World
 
-__all__ = ["FAULTS", "Fault", "FaultyCanvasService", "make_service"]
+__all__ = ["FAULTS", "Fault", "FaultHooks", "faulty_service"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,196 +123,117 @@ FAULTS: Final[dict[str, Fault]] = {
     "sis-course-404": Fault("ids", "sis_course_id: course references answer 404", "sis-course-id-same-course"),
 }
 
-_PATH_REFS = re.compile(r"^/api/v1/courses/(?P<course>[^/]+)/ai_experiences/(?P<exp>[^/]+)/")
 _TRUNCATE_AT = 2000
 
 
-def make_service(config: MockConfig) -> CanvasService:
-    """The faithful ``CanvasService``, or a ``FaultyCanvasService`` when ``config.faults`` names any."""
-    return FaultyCanvasService(config) if config.faults else CanvasService(config)
-
-
-class _Store(ConversationStore):
-    """A store that can forget to close, or drop the user's half of a turn."""
-
-    def __init__(self, max_conversations: int, faults: frozenset[str]) -> None:
-        self.faults = faults
-        super().__init__(max_conversations)
-
-    def close_active(self, user_id: int, experience_id: int, state: str, now: datetime) -> Conversation | None:
-        if "create-keeps-previous-active" in self.faults:
-            return None
-        return super().close_active(user_id, experience_id, state, now)
-
-    def append(self, conversation: Conversation, messages: list[Message], covered: int, now: datetime) -> None:
-        if "post-appends-reply-only" in self.faults:
-            messages = [m for m in messages if m.role != "User"]
-        super().append(conversation, messages, covered, now)
-
-
-class FaultyCanvasService(CanvasService):
+def faulty_service(config: MockConfig, world: World | None = None, **kwargs: Any) -> CanvasService:
     """A ``CanvasService`` that breaks the contract in the ways ``config.faults`` names."""
+    return CanvasService(config, world, hooks=FaultHooks(config.faults), **kwargs)
 
-    def __init__(self, config: MockConfig | None = None, world: World | None = None, **kwargs: Any) -> None:
-        config = config or MockConfig()
-        unknown = sorted(set(config.faults) - FAULTS.keys())
+
+class FaultHooks(ServiceHooks):
+    """The service's extension points, bent the ways ``faults`` names."""
+
+    def __init__(self, faults: frozenset[str]) -> None:
+        unknown = sorted(set(faults) - FAULTS.keys())
         if unknown:
             raise ValueError(f"unknown fault(s) {', '.join(unknown)}; known: {', '.join(sorted(FAULTS))}")
-        self.faults = frozenset(config.faults)
-        super().__init__(config, world, **kwargs)
-        if "closed-state-swapped" in self.faults:
-            other = "ended" if self.profile.closed_state == "completed" else "completed"
-            self.profile = dataclasses.replace(self.profile, closed_state=other)
-        if "no-length-limit" in self.faults:
-            self.profile = dataclasses.replace(self.profile, max_message_chars=None)
+        self.faults = frozenset(faults)
 
-    def reset(self) -> None:
-        super().reset()
-        self.store = _Store(self.config.max_conversations, self.faults)
-        for course in self.world.courses.values():
+    def reset(self, service: CanvasService) -> None:
+        profile = answers.get_profile(service.config.profile)
+        if "closed-state-swapped" in self.faults:
+            other = next(p.closed_state for p in answers.PROFILES.values() if p.closed_state != profile.closed_state)
+            profile = dataclasses.replace(profile, closed_state=other)
+        if "no-length-limit" in self.faults:
+            profile = dataclasses.replace(profile, max_message_chars=None)
+        service.profile = profile
+        for course in service.world.courses.values():
             if "feature-flag-ignored" in self.faults:
                 course.ai_experiences_enabled = True
-        for experience in self.world.experiences.values():
+        for experience in service.world.experiences.values():
             if "deleted-experience-visible" in self.faults:
                 experience.deleted = False
 
     # -- requests as a whole ------------------------------------------------------------------
-    def handle(self, request: ApiRequest) -> ApiResponse:
-        response = super().handle(request)
+    def request(self, service: CanvasService, request: ApiRequest) -> ApiRequest:
+        route = routes.match(request.method, request.path)
+        if route is not None:
+            if "sis-course-404" in self.faults and sis_course_id(route.course) is not None:
+                raise Answer(404, bodies.ROUTE_NOT_FOUND)
+            if "unpublished-refused" in self.faults:
+                eid = parse_id(route.experience)
+                experience = service.world.experiences.get(eid) if eid is not None else None
+                if experience is not None and not experience.published:
+                    raise Answer(404, bodies.NOT_FOUND)
+            if "outsider-gets-404" in self.faults:
+                self._refuse_outsider(service.world, request, route.course)
+        media = media_type(request.headers.get("content-type"))
+        if "form-message-dropped" in self.faults and media == "application/x-www-form-urlencoded":
+            request = dataclasses.replace(request, body=b"")
+        if "string-ids-ignored" in self.faults:
+            plain = {k: v for k, v in request.headers.items() if k.lower() != "accept"}
+            request = dataclasses.replace(request, headers=plain)
+        return request
+
+    @staticmethod
+    def _refuse_outsider(world: World, request: ApiRequest, course_ref: str) -> None:
+        token = bearer_token(request.headers)
+        user = world.user_for_token(token) if token else None
+        course = world.find_course(course_ref)
+        if user is not None and course is not None and not world.is_member(course, user):
+            raise Answer(404, bodies.NOT_FOUND)
+
+    def response(self, request: ApiRequest, response: ApiResponse) -> None:
         if "no-www-authenticate" in self.faults:
             response.headers.pop("WWW-Authenticate", None)
         if "destroy-returns-204" in self.faults and request.method == "DELETE" and response.status == 200:
             response.status, response.body = 204, b""
         if "token-in-auth-errors" in self.faults and response.status in (401, 403):
             self._echo_token(request, response)
-        return response
 
     @staticmethod
     def _echo_token(request: ApiRequest, response: ApiResponse) -> None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = bearer_token(request.headers)
         try:
             body = json.loads(response.body)
         except ValueError:
             return
-        if isinstance(body, dict) and scheme.lower() == "bearer":
-            body["token"] = token.strip()
+        if isinstance(body, dict) and token is not None:
+            body["token"] = token
             response.body = json.dumps(body).encode()
 
-    def _dispatch(self, request: ApiRequest) -> tuple[ApiResponse, int | None]:
-        refs = _PATH_REFS.match(request.path)
-        if refs is not None:
-            if "sis-course-404" in self.faults and refs["course"].startswith("sis_course_id:"):
-                raise _Answer(404, rules.ROUTE_NOT_FOUND)
-            if "unpublished-refused" in self.faults and refs["exp"].isdigit():
-                experience = self.world.experiences.get(int(refs["exp"]))
-                if experience is not None and not experience.published:
-                    raise _Answer(404, rules.NOT_FOUND)
-            if "outsider-gets-404" in self.faults:
-                self._refuse_outsider(request, refs["course"])
-        return super()._dispatch(request)
+    # -- who may reach what, and what closes --------------------------------------------------
+    def reach(
+        self, operation_id: str, conversation: Conversation, user: User, refused: lifecycle.Refusal
+    ) -> lifecycle.Refusal | None:
+        own = conversation.user_id == user.id
+        if refused.reason == "not-reachable":
+            if "closed-conversation-writable" in self.faults and own:
+                return self._as_own_active(operation_id)
+            if "other-student-visible" in self.faults and conversation.active:
+                return self._as_own_active(operation_id)
+        if refused.reason == "show-by-student" and "show-allowed-to-students" in self.faults:
+            return None
+        return refused
 
-    def _refuse_outsider(self, request: ApiRequest, course_ref: str) -> None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        user = self.world.user_for_token(token.strip()) if scheme.lower() == "bearer" else None
-        course = self.world.find_course(course_ref)
-        if user is not None and course is not None and not self.world.is_member(course, user):
-            raise _Answer(404, rules.NOT_FOUND)
+    @staticmethod
+    def _as_own_active(operation_id: str) -> lifecycle.Refusal | None:
+        return lifecycle.refusal(operation_id, same_experience=True, manager=False, own=True, active=True)
 
-    def _params(self, request: ApiRequest) -> dict[str, Any]:
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if "form-message-dropped" in self.faults and ctype == "application/x-www-form-urlencoded":
-            request = dataclasses.replace(request, body=b"")
-        return super()._params(request)
+    def closes(self, conversation: Conversation, cause: str) -> bool:
+        if cause == lifecycle.CLOSED_BY_CREATE:
+            return "create-keeps-previous-active" not in self.faults
+        return "destroy-keeps-active" not in self.faults
 
-    def _visible(self, ctx: _Context) -> Conversation:
-        try:
-            return super()._visible(ctx)
-        except _Answer:
-            ref = ctx.conversation_ref or ""
-            conv = self.store.get(int(ref)) if ref.isdigit() and len(ref) < 19 else None
-            if conv is not None and ctx.user is not None and conv.experience_id == ctx.experience.id:
-                if "closed-conversation-writable" in self.faults and conv.user_id == ctx.user.id:
-                    return conv
-                if "other-student-visible" in self.faults and conv.active:
-                    return conv
-            raise
+    # -- input and transcript -----------------------------------------------------------------
+    def message(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._mangle(value)
+        if isinstance(value, list) and "message-list-accepted" in self.faults:
+            return " ".join(map(str, value))
+        return value
 
-    # -- actions ------------------------------------------------------------------------------
-    def _active(self, ctx: _Context) -> tuple[int, Any, float]:
-        status, body, delay = super()._active(ctx)
-        if "active-returns-completed" in self.faults and body == {} and ctx.user is not None:
-            mine = [
-                c for c in self.store.snapshot() if c.user_id == ctx.user.id and c.experience_id == ctx.experience.id
-            ]
-            if mine:
-                body = self._conversation_json(mine[-1], ctx.experience, feedback=True)
-        return status, body, delay
-
-    def _create(self, ctx: _Context) -> tuple[int, Any, float]:
-        status, body, delay = super()._create(ctx)
-        if "create-returns-200" in self.faults and status == 201:
-            status = 200
-        if "llm-id-in-create" in self.faults:
-            self._leak_llm_id(body)
-        return status, body, delay
-
-    def _show(self, ctx: _Context) -> tuple[int, Any, float]:
-        student = ctx.user is not None and not self.world.can_manage(ctx.course, ctx.user)
-        if "show-allowed-to-students" in self.faults and student:
-            self._visible(ctx)  # their own active conversation passes, anything else stays 404
-            ctx.user = next(u for u in self.world.users.values() if self.world.can_manage(ctx.course, u))
-        status, body, delay = super()._show(ctx)
-        if "show-user-id-integer" in self.faults:
-            body["user_id"] = int(body["user_id"])
-        return status, body, delay
-
-    def _post_message(self, ctx: _Context) -> tuple[int, Any, float]:
-        message = ctx.params.get("message")
-        if isinstance(message, str):
-            ctx.params["message"] = self._mangle(message)
-        elif isinstance(message, list) and "message-list-accepted" in self.faults:
-            ctx.params["message"] = " ".join(map(str, message))
-        status, body, delay = super()._post_message(ctx)
-        if "empty-assistant-reply" in self.faults:
-            conv = self.store.get(body["id"])
-            assert conv is not None
-            conv.messages[-1].text = ""
-            body = self._conversation_json(conv, ctx.experience, feedback=True)
-        if "post-rewrites-history" in self.faults:
-            for message_json in body["messages"][:-2]:
-                message_json["text"] = " ".join(message_json["text"].split())
-        if "llm-id-in-post" in self.faults:
-            self._leak_llm_id(body)
-        return status, body, delay
-
-    def _destroy(self, ctx: _Context) -> tuple[int, Any, float]:
-        if "destroy-keeps-active" in self.faults:
-            self._visible(ctx)
-            return 200, {"message": self.profile.destroy_message}, 0.0
-        return super()._destroy(ctx)
-
-    # -- serialisation ------------------------------------------------------------------------
-    def _message_json(self, message: Message, *, feedback: bool) -> dict[str, Any]:
-        body = super()._message_json(message, feedback=feedback)
-        if "role-lowercase" in self.faults:
-            body["role"] = body["role"].lower()
-        return body
-
-    def _conversation_json(self, conv: Conversation, experience: Experience, *, feedback: bool) -> dict[str, Any]:
-        body = super()._conversation_json(conv, experience, feedback=feedback)
-        if "progress-missing" in self.faults:
-            del body["progress"]
-        elif "percentage-stale" in self.faults and body["progress"] is not None:
-            body["progress"]["percentage"] = 0
-        return body
-
-    def _json(self, status: int, body: Any, request: ApiRequest, headers: dict[str, str] | None = None) -> ApiResponse:
-        if "string-ids-ignored" in self.faults:
-            plain = {k: v for k, v in request.headers.items() if k.lower() != "accept"}
-            request = dataclasses.replace(request, headers=plain)
-        return super()._json(status, body, request, headers)
-
-    # -- helpers ------------------------------------------------------------------------------
     def _mangle(self, text: str) -> str:
         if "whitespace-message-accepted" in self.faults and text and not text.strip():
             return text + "."
@@ -332,8 +247,45 @@ class FaultyCanvasService(CanvasService):
             text = text[:_TRUNCATE_AT]
         return text
 
-    def _leak_llm_id(self, body: Any) -> None:
-        if isinstance(body, dict) and isinstance(body.get("id"), int):
-            conv = self.store.get(body["id"])
+    def turn(self, messages: list[Message]) -> list[Message]:
+        if "post-appends-reply-only" in self.faults:
+            messages = [m for m in messages if m.role != "User"]
+        if "empty-assistant-reply" in self.faults:
+            for message in messages:
+                if message.role == "Assistant":
+                    message.text = ""
+        return messages
+
+    # -- answers ------------------------------------------------------------------------------
+    def answered(
+        self, service: CanvasService, operation_id: str, user: User, experience: Experience, status: int, body: Any
+    ) -> tuple[int, Any]:
+        if operation_id == routes.ACTIVE and "active-returns-completed" in self.faults and body == {}:
+            mine = [c for c in service.store.snapshot() if c.user_id == user.id and c.experience_id == experience.id]
+            if mine:
+                body = service.conversation_json(mine[-1], experience, feedback=True)
+        if operation_id == routes.CREATE and "create-returns-200" in self.faults and status == 201:
+            status = 200
+        if operation_id == routes.SHOW and "show-user-id-integer" in self.faults:
+            body["user_id"] = int(body["user_id"])
+        if operation_id == routes.POST_MESSAGE and "post-rewrites-history" in self.faults:
+            for message_json in body["messages"][:-2]:
+                message_json["text"] = " ".join(message_json["text"].split())
+        leak = {routes.CREATE: "llm-id-in-create", routes.POST_MESSAGE: "llm-id-in-post"}.get(operation_id)
+        if leak in self.faults and isinstance(body, dict) and isinstance(body.get("id"), int):
+            conv = service.store.get(body["id"])
             if conv is not None:
                 body["llm_conversation_id"] = conv.llm_conversation_id
+        return status, body
+
+    def message_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "role-lowercase" in self.faults:
+            body["role"] = body["role"].lower()
+        return body
+
+    def conversation_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "progress-missing" in self.faults:
+            del body["progress"]
+        elif "percentage-stale" in self.faults and body["progress"] is not None:
+            body["progress"]["percentage"] = 0
+        return body

@@ -2,43 +2,28 @@
 foreground (``canvas-ai-harness mock``).
 
 ``MockServer`` binds before it starts, so port 0 gives a free port and ``url`` is known at once.
+The faithful ``CanvasService`` serves unless the config asks for faults (tests, ``--fault``):
+only then is ``mock/faults.py`` imported and the service wrapped.
 """
 
 from __future__ import annotations
 
-from canvas_ai_harness.config import Target, Tokens
-from canvas_ai_harness.mock import world as w
+from canvas_ai_harness.config import Target
 from canvas_ai_harness.mock.app import create_app
-from canvas_ai_harness.mock.faults import make_service
-from canvas_ai_harness.mock.service import MockConfig
+from canvas_ai_harness.mock.service import CanvasService, MockConfig
+from canvas_ai_harness.mock.world import default_target
 from canvas_ai_harness.serving import UvicornServer
 
-__all__ = ["MockServer", "default_target"]
+__all__ = ["MockServer", "build_service"]
 
 
-def default_target(base_url: str, profile: str = "completed") -> Target:
-    """The target file of the default world (``mock/world.py``) served at ``base_url``."""
-    return Target(
-        base_url=base_url,
-        course_id="101",
-        ai_experience_id="7",
-        profile=profile,
-        course_sis_id="BIO-101-F26",
-        other_ai_experience_id="8",
-        unpublished_ai_experience_id="9",
-        deleted_ai_experience_id="10",
-        other_course_ai_experience_id="20",
-        feature_disabled_course_id="303",
-        feature_disabled_ai_experience_id="30",
-        tokens=Tokens(
-            student=w.STUDENT_TOKEN,
-            other_student=w.OTHER_STUDENT_TOKEN,
-            teacher=w.TEACHER_TOKEN,
-            outsider=w.OUTSIDER_TOKEN,
-            admin=w.ADMIN_TOKEN,
-        ),
-        source="<mock>",
-    )
+def build_service(config: MockConfig) -> CanvasService:
+    """The faithful ``CanvasService``, wrapped in the faults ``config.faults`` names (if any)."""
+    if not config.faults:
+        return CanvasService(config)
+    from canvas_ai_harness.mock.faults import faulty_service  # only a test or --fault gets here
+
+    return faulty_service(config)
 
 
 class MockServer(UvicornServer):
@@ -47,7 +32,7 @@ class MockServer(UvicornServer):
     name = "the mock Canvas"
 
     def __init__(self, config: MockConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.service = make_service(config or MockConfig())
+        self.service = build_service(config or MockConfig())
         super().__init__(create_app(self.service), host, port, lifespan="off")
 
     def target(self) -> Target:

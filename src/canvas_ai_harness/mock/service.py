@@ -1,16 +1,16 @@
 """The mock Canvas's behaviour: one request in, one response out, no HTTP server involved.
 
 ``CanvasService.respond()`` takes an ``ApiRequest`` and returns an ``ApiResponse``. The Starlette
-app (``mock/app.py``) and the ``responses`` fake both call it, so every Canvas rule (routing,
-authorization order, lifecycle, profiles, throttling) lives here once. The order of the checks
-follows ``shared/canvas-facts.md``: token, masquerade, course, feature flag, membership,
-experience, conversation, then the action's own rules.
+app (``mock/app.py``) and the ``responses`` fake both call it. The service applies Canvas's
+rules from ``canvas/`` (reading requests, routes, lifecycle, profiles) in Canvas's order
+(``shared/canvas-facts.md``): token, masquerade, course, feature flag, membership, experience,
+conversation, then the action's own rules. ``ServiceHooks`` (``mock/hooks.py``) are its public
+extension points; the faithful mock runs their no-op defaults.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections import deque
@@ -22,22 +22,24 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from canvas_ai_harness import rules
+from canvas_ai_harness.canvas import answers, bodies, lifecycle, routes
+from canvas_ai_harness.canvas.requests import MalformedRequest, message_text, parse_id, read_params, request_token
+from canvas_ai_harness.mock.hooks import Answer, ServiceHooks
 from canvas_ai_harness.mock.llm import FakeLLM, Latency, LLMServiceError
 from canvas_ai_harness.mock.store import Conversation, ConversationStore, Message
 from canvas_ai_harness.mock.throttle import LeakyBuckets, ThrottleConfig
 from canvas_ai_harness.mock.world import Course, Experience, User, World, default_world
 
-__all__ = ["ApiRequest", "ApiResponse", "Call", "CanvasService", "MockConfig"]
+__all__ = ["ApiRequest", "ApiResponse", "Call", "CanvasService", "MockConfig", "ServiceHooks"]
 
 JSON_TYPE = "application/json; charset=utf-8"
-_PREFIX = r"^/api/v1/courses/(?P<course>[^/]+)/ai_experiences/(?P<exp>[^/]+)/conversations"
-_ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
-    (re.compile(_PREFIX + r"(?:\.json)?$"), {"GET": "active", "POST": "create"}),
-    (re.compile(_PREFIX + r"/(?P<id>[^/]+?)(?:\.json)?$"), {"GET": "show", "DELETE": "destroy"}),
-    (re.compile(_PREFIX + r"/(?P<id>[^/]+)/messages(?:\.json)?$"), {"POST": "post_message"}),
-)
-_MAX_ID_DIGITS = 19  # a 64-bit id; anything longer cannot exist
+_ACTIONS = {
+    routes.ACTIVE: "_active",
+    routes.CREATE: "_create",
+    routes.SHOW: "_show",
+    routes.POST_MESSAGE: "_post_message",
+    routes.DESTROY: "_destroy",
+}
 
 
 @dataclass(slots=True)
@@ -94,13 +96,6 @@ class MockConfig:
     faults: frozenset[str] = frozenset()  # tests only: deliberate contract breaks (mock/faults.py)
 
 
-class _Answer(Exception):
-    """Raised inside an action to answer early (an authorization failure, a 400...)."""
-
-    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        self.status, self.body, self.headers = status, body, headers or {}
-
-
 @dataclass(slots=True)
 class _Context:
     request: ApiRequest
@@ -109,6 +104,7 @@ class _Context:
     course: Course
     experience: Experience
     conversation_ref: str | None
+    operation_id: str = routes.ACTIVE
 
 
 class CanvasService:
@@ -119,9 +115,10 @@ class CanvasService:
         config: MockConfig | None = None,
         world: World | None = None,
         clock: Callable[[], datetime] | None = None,
+        hooks: ServiceHooks | None = None,
     ) -> None:
         self.config = config or MockConfig()
-        self.profile = rules.get_profile(self.config.profile)
+        self.hooks = hooks or ServiceHooks()
         self._world_factory = default_world if world is None else (lambda: world)
         # Whole seconds, as Canvas shows them; twice as fast as now(UTC).replace(microsecond=0).
         self._clock = clock or (lambda: datetime.fromtimestamp(int(time.time()), UTC))
@@ -138,6 +135,8 @@ class CanvasService:
         self.buckets = LeakyBuckets(self.config.throttle) if self.config.throttle else None
         self.calls: deque[Call] = deque(maxlen=self.config.record_calls or 0)
         self._daily: dict[tuple[int, str, date], int] = {}
+        self.profile = answers.get_profile(self.config.profile)
+        self.hooks.reset(self)
 
     # -- entry points -------------------------------------------------------------------------
     def respond(self, request: ApiRequest, *, sleep: Callable[[float], None] | None = time.sleep) -> ApiResponse:
@@ -158,17 +157,18 @@ class CanvasService:
                 if remaining is None:
                     response = ApiResponse(
                         403,
-                        rules.RATE_LIMITED_TEXT.encode(),
+                        bodies.RATE_LIMITED_TEXT.encode(),
                         "text/plain; charset=utf-8",
                         {"X-Rate-Limit-Remaining": "0.0", "X-Request-Cost": "0.0"},
                     )
                     self._record(request, response, None)
                     return response
             response, user_id = self._dispatch(request)
-        except _Answer as answer:
+        except Answer as answer:
             response = self._json(answer.status, answer.body, request, answer.headers)
         except Exception:  # a bug in the mock must still look like Canvas, never a traceback
-            response = self._json(500, rules.INTERNAL_ERROR, request)
+            response = self._json(500, bodies.INTERNAL_ERROR, request)
+        self.hooks.response(request, response)
         response.throttle_key = throttle_key
         self._record(request, response, user_id)
         return response
@@ -184,34 +184,29 @@ class CanvasService:
 
     # -- routing and authorization ------------------------------------------------------------
     def _dispatch(self, request: ApiRequest) -> tuple[ApiResponse, int | None]:
-        method = "GET" if request.method == "HEAD" else request.method
-        action, match = None, None
-        for pattern, actions in _ROUTES:
-            match = pattern.match(request.path)
-            if match is not None:
-                action = actions.get(method)
-                break
-        if action is None or match is None:
-            raise _Answer(404, rules.ROUTE_NOT_FOUND)
+        request = self.hooks.request(self, request)
+        route = routes.match(request.method, request.path)
+        if route is None:
+            raise Answer(404, bodies.ROUTE_NOT_FOUND)
         params = self._params(request)
         user = self._authenticate(request, params)
-        course = self.world.find_course(match["course"])
+        course = self.world.find_course(route.course)
         if course is None:
-            raise _Answer(404, rules.ROUTE_NOT_FOUND)
+            raise Answer(404, bodies.ROUTE_NOT_FOUND)
         if not course.ai_experiences_enabled:
-            raise _Answer(404, rules.NOT_FOUND)
+            raise Answer(404, bodies.NOT_FOUND)
         if user is None:
-            raise _Answer(401, rules.UNAUTHENTICATED, {"WWW-Authenticate": rules.WWW_AUTHENTICATE})
+            raise Answer(401, bodies.UNAUTHENTICATED, {"WWW-Authenticate": bodies.WWW_AUTHENTICATE})
         if not self.world.is_member(course, user):
             status = self.config.unauthorized_status
-            headers = {"WWW-Authenticate": rules.WWW_AUTHENTICATE} if status == 401 else {}
-            raise _Answer(status, rules.FORBIDDEN, headers)
-        experience = self.world.find_experience(course, match["exp"])
+            headers = {"WWW-Authenticate": bodies.WWW_AUTHENTICATE} if status == 401 else {}
+            raise Answer(status, bodies.FORBIDDEN, headers)
+        experience = self.world.find_experience(course, route.experience)
         if experience is None:
-            raise _Answer(404, rules.NOT_FOUND)
-        ref = match.groupdict().get("id")
-        ctx = _Context(request, params, user, course, experience, ref)
-        status, body, delay = getattr(self, "_" + action)(ctx)
+            raise Answer(404, bodies.NOT_FOUND)
+        ctx = _Context(request, params, user, course, experience, route.conversation, route.operation_id)
+        status, body, delay = getattr(self, _ACTIONS[route.operation_id])(ctx)
+        status, body = self.hooks.answered(self, route.operation_id, user, experience, status, body)
         response = self._json(status, body, request)
         response.delay = delay
         if request.method == "HEAD":
@@ -219,63 +214,49 @@ class CanvasService:
         return response, user.id
 
     def _throttle_key(self, request: ApiRequest) -> str:
-        token = _bearer(request.headers) or dict(parse_qsl(request.query)).get("access_token")
+        token = request_token(request.headers, dict(parse_qsl(request.query)))
         user = self.world.user_for_token(token) if token else None
         return f"user:{user.id}" if user else f"ip:{request.client}"
 
     def _params(self, request: ApiRequest) -> dict[str, Any]:
-        """Canvas merges query, form and JSON parameters; the body wins over the query."""
         try:
-            params: dict[str, Any] = {}
-            if request.query:
-                params.update(parse_qsl(request.query, keep_blank_values=True, errors="strict"))
-            if request.body:
-                ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-                text = request.body.decode("utf-8")
-                if ctype == "application/json" or ctype.endswith("+json"):
-                    data = json.loads(text)
-                    if isinstance(data, dict):
-                        # A lone surrogate ("\ud800") parses but could never be sent back as UTF-8.
-                        # Only a \u escape can make one: the text itself decoded as strict UTF-8.
-                        if "\\u" in text:
-                            json.dumps(data, ensure_ascii=False).encode("utf-8")
-                        params.update(data)
-                elif ctype == "application/x-www-form-urlencoded":
-                    params.update(parse_qsl(text, keep_blank_values=True, errors="strict"))
-        except (UnicodeError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
-            raise _Answer(400, rules.MALFORMED_BODY) from None
-        return params
+            return read_params(request.query, request.headers.get("content-type"), request.body)
+        except MalformedRequest:
+            raise Answer(400, bodies.MALFORMED_BODY) from None
 
     def _authenticate(self, request: ApiRequest, params: dict[str, Any]) -> User | None:
-        token = _bearer(request.headers)
-        if token is None and isinstance(params.get("access_token"), str):
-            token = params["access_token"]
+        token = request_token(request.headers, params)
         if token is None:
             return None
         user = self.world.user_for_token(token)
         if user is None:
-            raise _Answer(401, rules.INVALID_TOKEN, {"WWW-Authenticate": rules.WWW_AUTHENTICATE})
+            raise Answer(401, bodies.INVALID_TOKEN, {"WWW-Authenticate": bodies.WWW_AUTHENTICATE})
         as_user = params.get("as_user_id")
         if as_user in (None, "") or str(as_user) == str(user.id):
             return user
         target = _user_by_ref(self.world, str(as_user))
         if not user.can_masquerade or target is None:
-            raise _Answer(401, rules.INVALID_AS_USER_ID)
+            raise Answer(401, bodies.INVALID_AS_USER_ID)
         return target
 
     def _visible(self, ctx: _Context) -> Conversation:
-        """Teachers reach any conversation of the experience; others only their own active ones."""
-        ref = ctx.conversation_ref or ""
-        conv = None
-        if ref.isascii() and ref.isdigit() and len(ref) <= _MAX_ID_DIGITS:
-            conv = self.store.get(int(ref))
+        """The conversation show, post_message or destroy asks for, if the caller may have it."""
+        cid = parse_id(ctx.conversation_ref or "")
+        conv = self.store.get(cid) if cid is not None else None
         assert ctx.user is not None
-        if conv is None or conv.experience_id != ctx.experience.id:
-            raise _Answer(404, rules.NOT_FOUND)
-        if self.world.can_manage(ctx.course, ctx.user):
-            return conv
-        if conv.user_id != ctx.user.id or not conv.active:
-            raise _Answer(404, rules.NOT_FOUND)
+        if conv is None:
+            raise Answer(404, bodies.NOT_FOUND)
+        refused = lifecycle.refusal(
+            ctx.operation_id,
+            same_experience=conv.experience_id == ctx.experience.id,
+            manager=self.world.can_manage(ctx.course, ctx.user),
+            own=conv.user_id == ctx.user.id,
+            active=conv.active,
+        )
+        if refused is not None:
+            refused = self.hooks.reach(ctx.operation_id, conv, ctx.user, refused)
+        if refused is not None:
+            raise Answer(refused.status, refused.body)
         return conv
 
     # -- actions: each returns (status, body, AI delay in seconds) ----------------------------
@@ -285,13 +266,15 @@ class CanvasService:
         if conv is None:
             return 200, {}, 0.0
         delay = self._call_llm()
-        return 200, self._conversation_json(conv, ctx.experience, feedback=True), delay
+        return 200, self.conversation_json(conv, ctx.experience, feedback=True), delay
 
     def _create(self, ctx: _Context) -> tuple[int, Any, float]:
         assert ctx.user is not None
         self._count_daily(ctx.user, "create", self.profile.daily_create_limit)
         now = self._clock()
-        self.store.close_active(ctx.user.id, ctx.experience.id, self.profile.closed_state, now)
+        previous = self.store.active_for(ctx.user.id, ctx.experience.id)
+        if previous is not None and self.hooks.closes(previous, lifecycle.CLOSED_BY_CREATE):
+            self.store.close(previous, self.profile.closed_state, now)  # before the AI call: a 503 closed it too
         delay = self._call_llm()
         llm_id, question = self.llm.start(ctx.experience)
         messages = [
@@ -301,18 +284,16 @@ class CanvasService:
         if llm_id is None:  # Canvas does not save the record, and answers with a null id
             body = {
                 "id": None,
-                "messages": [self._message_json(m, feedback=False) for m in messages],
+                "messages": [self.message_json(m, feedback=False) for m in messages],
                 "progress": self._progress(ctx.experience, 0),
             }
             return 201, body, delay
         conv = self.store.add(ctx.user.id, ctx.course.id, ctx.experience.id, llm_id, messages, now)
-        return 201, self._conversation_json(conv, ctx.experience, feedback=False), delay
+        return 201, self.conversation_json(conv, ctx.experience, feedback=False), delay
 
     def _show(self, ctx: _Context) -> tuple[int, Any, float]:
         assert ctx.user is not None
         conv = self._visible(ctx)
-        if not self.world.can_manage(ctx.course, ctx.user):
-            raise _Answer(403, rules.FORBIDDEN)
         delay = self._call_llm()
         body = {
             "id": conv.id,
@@ -321,10 +302,10 @@ class CanvasService:
             "workflow_state": conv.workflow_state,
             "created_at": _iso(conv.created_at),
             "updated_at": _iso(conv.updated_at),
-            "messages": [self._message_json(m, feedback=True) for m in conv.messages],
+            "messages": [self.message_json(m, feedback=True) for m in conv.messages],
             "progress": self._progress(ctx.experience, conv.covered),
         }
-        if self.profile.name == "ended":
+        if self.profile.show_objectives_met:
             total = len(ctx.experience.objectives)
             body["all_objectives_met"] = total > 0 and conv.covered >= total
         return 200, body, delay
@@ -332,12 +313,12 @@ class CanvasService:
     def _post_message(self, ctx: _Context) -> tuple[int, Any, float]:
         assert ctx.user is not None
         conv = self._visible(ctx)
-        text = _message_text(ctx.params.get("message"))
+        text = message_text(self.hooks.message(ctx.params.get("message")))
         if text is None:
-            raise _Answer(400, rules.BLANK_MESSAGE)
+            raise Answer(400, bodies.BLANK_MESSAGE)
         limit = self.profile.max_message_chars
         if limit is not None and len(text) > limit:
-            raise _Answer(422, self.profile.too_long)
+            raise Answer(422, self.profile.too_long)
         self._count_daily(ctx.user, "post_message", self.profile.daily_message_limit)
         delay = self._call_llm()
         covered = conv.covered
@@ -346,15 +327,16 @@ class CanvasService:
         reply = self.llm.reply(ctx.experience, text, covered)
         self.store.append(
             conv,
-            [self.store.new_message("User", text), self.store.new_message("Assistant", reply)],
+            self.hooks.turn([self.store.new_message("User", text), self.store.new_message("Assistant", reply)]),
             covered,
             self._clock(),
         )
-        return 200, self._conversation_json(conv, ctx.experience, feedback=True), delay
+        return 200, self.conversation_json(conv, ctx.experience, feedback=True), delay
 
     def _destroy(self, ctx: _Context) -> tuple[int, Any, float]:
         conv = self._visible(ctx)
-        self.store.close(conv, self.profile.closed_state, self._clock())
+        if self.hooks.closes(conv, lifecycle.CLOSED_BY_DESTROY):
+            self.store.close(conv, self.profile.closed_state, self._clock())
         return 200, {"message": self.profile.destroy_message}, 0.0
 
     # -- helpers ------------------------------------------------------------------------------
@@ -362,7 +344,7 @@ class CanvasService:
         try:
             return self.llm.call()
         except LLMServiceError as exc:
-            raise _Answer(503, rules.service_unavailable(self.profile, self.llm.reference_id(), str(exc))) from None
+            raise Answer(503, answers.service_unavailable(self.profile, self.llm.reference_id(), str(exc))) from None
 
     def _count_daily(self, user: User, action: str, limit: int | None) -> None:
         if limit is None:
@@ -371,16 +353,17 @@ class CanvasService:
         with self._daily_lock:
             used = self._daily.get(key, 0)
             if used >= limit:
-                raise _Answer(429, rules.rate_limited(self.llm.reference_id()))
+                raise Answer(429, answers.rate_limited(self.llm.reference_id()))
             self._daily[key] = used + 1
 
-    def _message_json(self, message: Message, *, feedback: bool) -> dict[str, Any]:
-        if not self.profile.message_ids:
-            return {"role": message.role, "text": message.text}
-        body: dict[str, Any] = {"id": message.id, "role": message.role, "text": message.text}
-        if feedback:
-            body["feedback"] = []
-        return body
+    def message_json(self, message: Message, *, feedback: bool) -> dict[str, Any]:
+        """One message as Canvas shows it in this profile."""
+        body: dict[str, Any] = {"role": message.role, "text": message.text}
+        if self.profile.message_ids:
+            body = {"id": message.id, **body}
+            if feedback:
+                body["feedback"] = []
+        return self.hooks.message_body(body)
 
     @staticmethod
     def _progress(experience: Experience, covered: int) -> dict[str, Any] | None:
@@ -391,23 +374,25 @@ class CanvasService:
         return {
             "current": current,
             "total": total,
-            "percentage": rules.percentage(current, total),
+            "percentage": bodies.percentage(current, total),
             "objectives": [
                 {"objective": o, "status": "covered" if i < current else ""}
                 for i, o in enumerate(experience.objectives)
             ],
         }
 
-    def _conversation_json(self, conv: Conversation, experience: Experience, *, feedback: bool) -> dict[str, Any]:
-        return {
+    def conversation_json(self, conv: Conversation, experience: Experience, *, feedback: bool) -> dict[str, Any]:
+        """``{id, messages, progress}``: what create, active and post_message answer."""
+        body = {
             "id": conv.id,
-            "messages": [self._message_json(m, feedback=feedback) for m in conv.messages],
+            "messages": [self.message_json(m, feedback=feedback) for m in conv.messages],
             "progress": self._progress(experience, conv.covered),
         }
+        return self.hooks.conversation_body(body)
 
     def _json(self, status: int, body: Any, request: ApiRequest, headers: dict[str, str] | None = None) -> ApiResponse:
-        if rules.CANVAS_STRING_IDS in request.headers.get("accept", ""):
-            body = rules.stringify_ids(body)
+        if bodies.CANVAS_STRING_IDS in request.headers.get("accept", ""):
+            body = bodies.stringify_ids(body)
         # The same bytes as json.dumps(body, ensure_ascii=False, separators=(",", ":")) for every
         # body the mock builds (str keys, no floats), four times faster: encoding was a third of
         # the service's time on a 10-message transcript.
@@ -419,29 +404,9 @@ class CanvasService:
             self.calls.append(Call(request.method, request.path, response.status, user_id))
 
 
-def _bearer(headers: Mapping[str, str]) -> str | None:
-    auth = headers.get("authorization")
-    if not auth:
-        return None
-    scheme, _, token = auth.strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
-
-
 def _user_by_ref(world: World, ref: str) -> User | None:
-    if ref.isascii() and ref.isdigit() and len(ref) <= _MAX_ID_DIGITS:
-        return world.users.get(int(ref))
-    return None
-
-
-def _message_text(value: Any) -> str | None:
-    """Canvas checks ``message.present?`` and nothing else: numbers are text, blanks are missing."""
-    if isinstance(value, bool):
-        return "true" if value else None
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        return value
-    return None
+    uid = parse_id(ref)
+    return None if uid is None else world.users.get(uid)
 
 
 def _iso(moment: datetime) -> str:

@@ -1,4 +1,4 @@
-"""The conversation store: ids, transcripts, one active conversation per user and experience.
+"""The conversation store: ids, transcripts, and each user's active one (``canvas.lifecycle``).
 
 Memory stays bounded: past ``max_conversations`` the store evicts completed conversations
 first (the longest-closed first), then the oldest active ones. Every method takes the store's
@@ -12,9 +12,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["ACTIVE", "Conversation", "ConversationStore", "Message"]
+from canvas_ai_harness.canvas.lifecycle import ACTIVE, Conversations
 
-ACTIVE = "active"
+__all__ = ["ACTIVE", "Conversation", "ConversationStore", "Message"]
 
 
 @dataclass(slots=True)
@@ -55,7 +55,7 @@ class ConversationStore:
     def reset(self) -> None:
         with self._lock:
             self._by_id: dict[int, Conversation] = {}
-            self._active: dict[tuple[int, int], int] = {}
+            self._active: Conversations[int, int, int] = Conversations()
             self._closed: OrderedDict[int, None] = OrderedDict()
             self._next_id = 1
             self._next_message_id = 1
@@ -66,34 +66,25 @@ class ConversationStore:
 
     @property
     def active_count(self) -> int:
-        return len(self._active)
+        return len(self._active)  # conversations that are some user's active one
 
     def get(self, conversation_id: int) -> Conversation | None:
         return self._by_id.get(conversation_id)
 
     def active_for(self, user_id: int, experience_id: int) -> Conversation | None:
         with self._lock:
-            cid = self._active.get((user_id, experience_id))
+            cid = self._active.active(user_id, experience_id)
             return None if cid is None else self._by_id.get(cid)
 
     def close(self, conversation: Conversation, state: str, now: datetime) -> None:
         """Mark ``conversation`` closed (``completed`` or ``ended``); closing twice is harmless."""
         with self._lock:
-            key = (conversation.user_id, conversation.experience_id)
-            if self._active.get(key) == conversation.id:
-                del self._active[key]
+            self._active.ended(conversation.user_id, conversation.experience_id, conversation.id)
             if conversation.workflow_state != state:
                 conversation.workflow_state = state
                 conversation.updated_at = now
             if conversation.id in self._by_id:
                 self._closed[conversation.id] = None
-
-    def close_active(self, user_id: int, experience_id: int, state: str, now: datetime) -> Conversation | None:
-        with self._lock:
-            current = self.active_for(user_id, experience_id)
-            if current is not None:
-                self.close(current, state, now)
-            return current
 
     def new_message(self, role: str, text: str) -> Message:
         with self._lock:
@@ -126,7 +117,7 @@ class ConversationStore:
             while len(self._by_id) >= self.max_conversations:
                 self._evict_one()
             self._by_id[conversation.id] = conversation
-            self._active[(user_id, experience_id)] = conversation.id
+            self._active.opened(user_id, experience_id, conversation.id)
             return conversation
 
     def _evict_one(self) -> None:
@@ -136,7 +127,7 @@ class ConversationStore:
         else:
             cid = next(iter(self._by_id))
             victim = self._by_id.pop(cid)
-            self._active.pop((victim.user_id, victim.experience_id), None)
+            self._active.ended(victim.user_id, victim.experience_id, victim.id)
         self.evicted += 1
 
     def append(self, conversation: Conversation, messages: list[Message], covered: int, now: datetime) -> None:

@@ -11,7 +11,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Course", "Experience", "User", "World", "default_world"]
+from canvas_ai_harness.canvas.requests import parse_id, sis_course_id
+from canvas_ai_harness.config import Target, Tokens
+
+__all__ = ["Course", "Experience", "User", "World", "default_target", "default_world"]
 
 Role = Literal["teacher", "student"]
 
@@ -110,19 +113,18 @@ class World:
 
     def find_course(self, ref: str) -> Course | None:
         """Find a live course by numeric id or ``sis_course_id:<id>``."""
-        if ref.startswith("sis_course_id:"):
-            course = self._sis.get(ref[len("sis_course_id:") :])
-        elif ref.isascii() and ref.isdigit() and len(ref) <= 19:
-            course = self.courses.get(int(ref))
+        sis_id = sis_course_id(ref)
+        if sis_id is not None:
+            course = self._sis.get(sis_id)
         else:
-            course = None
+            cid = parse_id(ref)
+            course = None if cid is None else self.courses.get(cid)
         return None if course is None or course.deleted else course
 
     def find_experience(self, course: Course, ref: str) -> Experience | None:
         """Find a live experience of ``course`` by id; another course's experience is not found."""
-        if not (ref.isascii() and ref.isdigit() and len(ref) <= 19):
-            return None
-        exp = self.experiences.get(int(ref))
+        eid = parse_id(ref)
+        exp = None if eid is None else self.experiences.get(eid)
         if exp is None or exp.deleted or exp.course_id != course.id:
             return None
         return exp
@@ -218,3 +220,28 @@ def default_world() -> World:
         )
     )
     return w
+
+
+def default_target(base_url: str, profile: str = "completed") -> Target:
+    """The target file of the default world served at ``base_url``: its fixed ids and tokens."""
+    return Target(
+        base_url=base_url,
+        course_id="101",
+        ai_experience_id="7",
+        profile=profile,
+        course_sis_id="BIO-101-F26",
+        other_ai_experience_id="8",
+        unpublished_ai_experience_id="9",
+        deleted_ai_experience_id="10",
+        other_course_ai_experience_id="20",
+        feature_disabled_course_id="303",
+        feature_disabled_ai_experience_id="30",
+        tokens=Tokens(
+            student=STUDENT_TOKEN,
+            other_student=OTHER_STUDENT_TOKEN,
+            teacher=TEACHER_TOKEN,
+            outsider=OUTSIDER_TOKEN,
+            admin=ADMIN_TOKEN,
+        ),
+        source="<mock>",
+    )

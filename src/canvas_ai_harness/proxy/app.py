@@ -32,8 +32,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from canvas_ai_harness import rules
-from canvas_ai_harness.proxy.observe import Exchange, answer_label, digest
+from canvas_ai_harness.canvas import answers, bodies, routes
+from canvas_ai_harness.canvas.requests import MalformedRequest, read_params, request_token
+from canvas_ai_harness.proxy.observe import Exchange, answer_kind, answer_label, digest
 from canvas_ai_harness.proxy.report import ConformanceReport, write_report
 from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.validation import Operation, SpecValidator, Violation
@@ -141,6 +142,7 @@ class Proxy:
         status: int | None = None
         response_problems: list[Violation] = []
         created_id: str | None = None
+        kind: str | None = None
         if problems and self.config.strict:
             answer = "rejected"
             out_status, out_headers, out_body = 400, _JSON, _rejection(problems)
@@ -153,12 +155,15 @@ class Proxy:
                 out_status, out_headers, out_body = 502, _JSON, json.dumps({"error": message}).encode()
             else:
                 status = out_status
-                content_type, decoded = _content_type_and_body(out_headers, out_body)
-                answer = answer_label(out_status, content_type, out_body if decoded is None else decoded)
+                lower = _header_dict(out_headers)
+                decoded = _decoded_body(lower, out_body)
+                readable = out_body if decoded is None else decoded
+                kind = answer_kind(out_status, lower, readable)
+                answer = answer_label(out_status, kind, readable)
                 if operation is not None:
-                    string_ids = rules.CANVAS_STRING_IDS in headers.get("accept", "")
+                    string_ids = bodies.CANVAS_STRING_IDS in headers.get("accept", "")
                     response_problems = self._check_response(operation, out_status, out_headers, decoded, string_ids)
-                    if operation.operation_id == "createConversation" and out_status == 201:
+                    if operation.operation_id == routes.CREATE and kind == answers.OK:
                         created_id = _conversation_id(decoded)
 
         await send({"type": "http.response.start", "status": out_status, "headers": out_headers})
@@ -179,6 +184,7 @@ class Proxy:
             finished=time.monotonic(),
             status=status,
             answer=answer,
+            kind=kind,
             request_violations=tuple(problems),
             response_violations=tuple(response_problems),
         )
@@ -222,15 +228,13 @@ class Proxy:
 
     def _client_label(self, headers: dict[str, str], query: str, body: bytes) -> str:
         """A stable label per token; the token itself stays in memory only, for redaction."""
-        token = None
-        auth = headers.get("authorization", "")
-        if auth[:7].lower() == "bearer ":
-            token = auth[7:].strip()
-        if not token:
-            token = dict(parse_qsl(query)).get("access_token")
-        if not token and b"access_token" in body:
-            with contextlib.suppress(UnicodeDecodeError, ValueError):
-                token = dict(parse_qsl(body.decode("utf-8"))).get("access_token")
+        params: dict[str, Any] = {}
+        if "access_token" in query or b"access_token" in body:  # parse only when it may be there
+            try:
+                params = read_params(query, headers.get("content-type"), body)
+            except MalformedRequest:
+                params = dict(parse_qsl(query))
+        token = request_token(headers, params)
         if not token:
             return "anonymous"
         label = self._clients.get(token)
@@ -267,9 +271,8 @@ def _header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return out
 
 
-def _content_type_and_body(headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[str, bytes | None]:
-    """The response's media type and its body with any gzip/deflate undone (``None``: cannot decode)."""
-    lower = _header_dict(headers)
+def _decoded_body(lower: dict[str, str], body: bytes) -> bytes | None:
+    """The response's body with any gzip/deflate undone (``None``: cannot decode)."""
     encoding = lower.get("content-encoding", "identity").strip().lower()
     decoded: bytes | None = body
     try:
@@ -281,7 +284,7 @@ def _content_type_and_body(headers: list[tuple[bytes, bytes]], body: bytes) -> t
             decoded = None
     except zlib.error:
         decoded = None
-    return lower.get("content-type", "").lower(), decoded
+    return decoded
 
 
 def _conversation_id(body: bytes | None) -> str | None:

@@ -6,7 +6,8 @@ and records what a careful client does or does not do next:
 - repeated a request unchanged after a 4xx that is not throttling (Canvas will answer the same);
 - retried after a 503 or after throttling (403 "Rate Limit Exceeded", 429), and whether it
   waited longer each time (backoff) or hammered;
-- kept sending to a conversation it had itself closed (DELETE, or a newer create);
+- kept sending to a conversation it had itself closed (DELETE, or a newer create, even one
+  answered 503: Canvas closes the old conversation before it calls its AI; ``canvas.lifecycle``);
 - created twice in a row, closing a conversation it never used.
 
 The observer keeps a little state per client and a bounded list of examples, so a long proxy
@@ -17,12 +18,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from canvas_ai_harness.canvas import answers, lifecycle, routes
 from canvas_ai_harness.validation import Violation
 
-__all__ = ["MIN_BACKOFF_S", "Behaviour", "BehaviourObserver", "Exchange", "answer_label", "is_throttled"]
+__all__ = ["MIN_BACKOFF_S", "Behaviour", "BehaviourObserver", "Exchange", "answer_kind", "answer_label"]
 
 MIN_BACKOFF_S: Final = 0.05  # a retry sooner than this is "immediate": no backoff at all
 _MAX_EXAMPLES: Final = 20
@@ -50,6 +53,7 @@ class Exchange:
     answer: str  # answer_label() of the response, or "rejected" / "upstream error"
     request_violations: tuple[Violation, ...] = ()
     response_violations: tuple[Violation, ...] = ()
+    kind: str | None = None  # canvas.answers' kind of the answer; None: no answer
 
     @property
     def same_request_key(self) -> tuple[str, str, str]:
@@ -60,18 +64,16 @@ def digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:16]
 
 
-def is_throttled(status: int, content_type: str, body: bytes) -> bool:
-    """Canvas throttles with 403 ``text/plain`` "Rate Limit Exceeded"; some docs say 429."""
-    if status == 429:
-        return True
-    return status == 403 and (content_type.startswith("text/plain") or b"Rate Limit Exceeded" in body[:200])
+def answer_kind(status: int, headers: Mapping[str, str], body: bytes) -> str:
+    """The kind of an answer (``canvas.answers``): ok, throttled, daily_limit, ai_unavailable..."""
+    return answers.classify(status, headers, body)
 
 
-def answer_label(status: int, content_type: str, body: bytes) -> str:
+def answer_label(status: int, kind: str, body: bytes) -> str:
     """Name an answer the way the report counts it: ``"201"``, ``"{}"``, ``"403 throttled"``..."""
     if status == 200 and body.strip() == b"{}":
         return "{}"
-    if status == 403 and is_throttled(status, content_type, body):
+    if status == 403 and kind == answers.THROTTLED:
         return "403 throttled"
     return str(status)
 
@@ -121,13 +123,12 @@ class _ClientState:
     chain: _Chain | None = None
     closed: OrderedDict[str, int] = field(default_factory=OrderedDict)  # conversation id -> seq that closed it
     fresh_create: dict[str, Exchange] = field(default_factory=dict)  # experience -> a 201 not used since
-    active: dict[str, str] = field(default_factory=dict)  # experience -> conversation id this client created
 
 
 def _failure_kind(exchange: Exchange) -> str | None:
-    if exchange.answer == "503":
+    if exchange.kind == answers.AI_UNAVAILABLE:
         return "503"
-    if exchange.answer in ("403 throttled", "429"):
+    if exchange.kind in answers.SLOW_DOWN:
         return "throttled"
     return None
 
@@ -138,6 +139,8 @@ class BehaviourObserver:
     def __init__(self) -> None:
         self.behaviours: dict[str, Behaviour] = {name: Behaviour(name, v, d) for name, v, d in _BEHAVIOURS}
         self._clients: dict[str, _ClientState] = {}
+        # (client, experience) -> the conversation the client created and has not seen closed
+        self._active: lifecycle.Conversations[str, str, str] = lifecycle.Conversations()
 
     def observe(self, exchange: Exchange, created_id: str | None = None) -> None:
         """Account for ``exchange``; ``created_id`` is the conversation id a 201 create returned."""
@@ -200,33 +203,31 @@ class BehaviourObserver:
         op, conv, exp = exchange.operation_id, exchange.conversation_id, exchange.experience
         if op is None or exp is None:
             return
-        if conv is not None and op in ("postMessage", "deleteConversation") and conv in state.closed:
+        if conv is not None and op in (routes.POST_MESSAGE, routes.DESTROY) and conv in state.closed:
             self.behaviours["used-closed-conversation"].add(
                 f"#{exchange.seq} {exchange.method} {exchange.path}: conversation {conv} was closed by "
                 f"#{state.closed[conv]}"
             )
-        if op == "createConversation":
+        if op == routes.CREATE:
             previous = state.fresh_create.pop(exp, None)
             if previous is not None:
                 self.behaviours["double-create"].add(
                     f"#{exchange.seq} created again; the conversation #{previous.seq} created was never used"
                 )
-            if exchange.status == 201:
-                old = state.active.pop(exp, None)
-                if old is not None:
-                    self._mark_closed(state, old, exchange.seq)
-                if created_id is not None:
-                    state.active[exp] = created_id
+            kind = exchange.kind or answers.CANVAS_ERROR
+            old = self._active.after_create(kind, exchange.client, exp, created_id)
+            if old is not None:
+                self._mark_closed(state, old, exchange.seq)
+            if exchange.kind == answers.OK:
                 state.fresh_create[exp] = exchange
             return
-        if conv is not None and op != "getConversation":
+        if conv is not None and op != routes.SHOW:
             fresh = state.fresh_create.get(exp)
             if fresh is not None:
                 del state.fresh_create[exp]
-        if op == "deleteConversation" and exchange.status == 200 and conv is not None:
+        if op == routes.DESTROY and exchange.kind == answers.OK and conv is not None:
             self._mark_closed(state, conv, exchange.seq)
-            if state.active.get(exp) == conv:
-                del state.active[exp]
+            self._active.ended(exchange.client, exp, conv)
 
     @staticmethod
     def _mark_closed(state: _ClientState, conversation_id: str, seq: int) -> None:

@@ -1,0 +1,50 @@
+"""The findings of one exchange, and how often each check passed and failed over a run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from canvas_ai_harness.canvas import bodies
+from canvas_ai_harness.contract.checks import CHECKS, Finding
+from canvas_ai_harness.contract.client import Exchange
+from canvas_ai_harness.contract.reading import snippet
+
+__all__ = ["Results", "Verdicts"]
+
+
+@dataclass(slots=True)
+class Results:
+    """How often each check passed and failed, per operation."""
+
+    evaluations: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+
+    def record(self, check: str, operation: str, ok: bool) -> None:
+        counts = self.evaluations.setdefault((check, operation), [0, 0])
+        counts[0 if ok else 1] += 1
+
+
+class Verdicts:
+    """The findings of one exchange; every judgement is also counted in ``Results``."""
+
+    def __init__(self, results: Results, operation: str) -> None:
+        self.results, self.operation = results, operation
+        self.findings: list[Finding] = []
+
+    def judge(self, name: str, ok: bool, got: str = "", expected: str = "") -> bool:
+        self.results.record(name, self.operation, ok)
+        if not ok:
+            self.findings.append(Finding(CHECKS[name], got, expected))
+        return ok
+
+    def expect(
+        self, name: str, ex: Exchange, statuses: tuple[int, ...], body: Any, www: bool = False, note: str = ""
+    ) -> bool:
+        """Judge ``name``: the answer is one of ``statuses`` with exactly ``body``."""
+        www_ok = not www or ex.headers.get("www-authenticate") == bodies.WWW_AUTHENTICATE
+        ok = ex.status in statuses and ex.json() == body and www_ok
+        got = f"{ex.status} {snippet(ex)}" + ("" if www_ok else " (no WWW-Authenticate header)")
+        header = f" with WWW-Authenticate: {bodies.WWW_AUTHENTICATE}" if www else ""
+        expected = f"{' or '.join(map(str, statuses))} {json.dumps(body)}{header}{note}"
+        return self.judge(name, ok, got, expected)
