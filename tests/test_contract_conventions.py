@@ -18,6 +18,7 @@ from canvas_ai_harness.contract.conventions import MASQUERADER, UNKNOWN_USER
 from canvas_ai_harness.contract.scenario import Canvas
 from canvas_ai_harness.contract.session import ContractSession
 from canvas_ai_harness.mock import ApiRequest, ApiResponse, CanvasService, MockConfig, default_target
+from canvas_ai_harness.mock.faults import faulty_service
 from canvas_ai_harness.mock.world import STUDENT_TOKEN
 
 Bend = Callable[[ApiRequest, ApiResponse], None]
@@ -28,8 +29,8 @@ def canvas() -> Iterator[Callable[..., Canvas]]:
     """A ``Canvas`` over an in-process faithful mock whose answers ``bend`` may change."""
     sessions: list[ContractSession] = []
 
-    def build(bend: Bend | None = None) -> Canvas:
-        service = CanvasService(MockConfig(seed=1))
+    def build(bend: Bend | None = None, faults: frozenset[str] = frozenset()) -> Canvas:
+        service = faulty_service(MockConfig(seed=1, faults=faults)) if faults else CanvasService(MockConfig(seed=1))
 
         def handle(request: httpx.Request) -> httpx.Response:
             api = ApiRequest(
@@ -121,3 +122,15 @@ def test_a_masquerade_answered_as_the_admin_fires(canvas: Callable[..., Canvas])
     fired = _fired(lambda: target.show(conversation, identity=MASQUERADER, params={"as_user_id": student_id}))
 
     assert "masquerade-acts-as-user" in fired
+
+
+def test_a_create_served_despite_a_bad_as_user_id_is_known_to_the_run(canvas: Callable[..., Canvas]) -> None:
+    target = canvas(faults=frozenset({"bad-as-user-id-ignored"}))
+
+    with pytest.raises(ContractViolation) as caught:
+        target.call("student", "POST", target.path(), params={"as_user_id": UNKNOWN_USER})
+
+    assert caught.value.check_names == ["invalid-as-user-id-401"]
+    created = caught.value.exchange.json()["id"]
+    record = target.ledger.active_record("student", target.target.ai_experience_id)
+    assert record is not None and record.id == created  # closed at the end of the run like any other

@@ -5,7 +5,7 @@ conventions"): the token as an ``access_token`` query or form parameter, a trail
 the path, and masquerading with ``as_user_id``. A masquerade that names a user the run knows (its
 id learned from show's ``user_id``) is judged as that user by every rule: ``acting()`` says who.
 A bad ``as_user_id`` is answered before anything else Canvas checks, with a body the spec does not
-declare, so no other rule applies to it.
+declare, so no other rule applies to its 401.
 """
 
 from __future__ import annotations
@@ -72,7 +72,9 @@ class ConventionRules:
         got = f"{ex.status} {snippet(ex)}"
         if as_user_id(ex) == UNKNOWN_USER:
             v.expect("invalid-as-user-id-401", ex, (401,), bodies.INVALID_AS_USER_ID)
-            return True
+            # Refused: the spec does not declare this 401, so nothing else judges it. Served: Canvas
+            # acted as the caller, and every rule (and the ledger) must know what it did.
+            return ex.status == 401
         if _token_parameter(ex):
             accepted = not (ex.status == 401 and ex.json() in _REFUSED_TOKEN)
             v.judge("access-token-parameter", accepted, got, f"the answer {ex.identity}'s token gets as a header")
