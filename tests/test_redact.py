@@ -64,3 +64,15 @@ def test_redact_data_reaches_every_string_and_key_at_any_depth() -> None:
     out = redact_data(data, Redactor([SECRET]))
     assert SECRET not in repr(out)
     assert out == {"a": [f"Bearer {REDACTED}", ["x", {REDACTED: 1}]], "n": 3, "none": None}
+
+
+def test_the_target_files_token_variables_survive_redaction_and_nothing_else() -> None:
+    redactor = Redactor([SECRET], variables=["CANVAS_STUDENT_TOKEN"])
+    line = curl_command(
+        "GET", "http://127.0.0.1/x", {"Authorization": f"Bearer {SECRET}"}, None, redactor, "CANVAS_STUDENT_TOKEN"
+    )
+
+    assert line.count('"Authorization: Bearer $CANVAS_STUDENT_TOKEN"') == 1
+    assert redactor(line) == line
+    assert redactor("Bearer $CANVAS_STUDENT_TOKENX") == f"Bearer {REDACTED}"
+    assert Redactor([SECRET])("Bearer $CANVAS_STUDENT_TOKEN") == f"Bearer {REDACTED}"

@@ -40,6 +40,8 @@ class CheckOptions:
     think_scale: float = 0.1
     thresholds: Path | None = None
     allow_hosts: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()  # the contract suite's --only/--skip
+    skip: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -76,6 +78,8 @@ def run_check(options: CheckOptions, echo: Callable[[str], None] | None = None) 
         max_examples=options.max_examples,
         max_llm_calls=options.max_llm_calls,
         report_dir=contract_dir,
+        only=options.only,
+        skip=options.skip,
     )
     say("contract suite: starting")
     contract = run_contract(settings, junit_xml=contract_dir / "junit.xml")

@@ -57,6 +57,9 @@ class Target:
     feature_disabled_course_id: str | None = None
     feature_disabled_ai_experience_id: str | None = None
     source: str = field(default="<memory>", compare=False)
+    # identity -> the environment variable its token came from (tokens.student = "${CANVAS_STUDENT_TOKEN}"),
+    # so that a curl line can read the same variable
+    token_vars: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def secrets(self) -> list[str]:
         """Every token in the target: these never appear in output, logs or reports."""
@@ -80,7 +83,7 @@ class Target:
         return host in ("localhost", "::1") or host.startswith("127.")
 
 
-_TOP_KEYS = [f.name for f in fields(Target) if f.name not in ("tokens", "source")] + ["tokens"]
+_TOP_KEYS = [f.name for f in fields(Target) if f.name not in ("tokens", "source", "token_vars")] + ["tokens"]
 _TOKEN_KEYS = [f.name for f in fields(Tokens)]
 _REQUIRED = ("base_url", "course_id", "ai_experience_id")
 
@@ -160,7 +163,8 @@ def parse_target(data: Mapping[str, Any], source: str = "<memory>", env: Mapping
     if "student" not in tokens_raw:
         raise ConfigError(f'{where}: [tokens] needs student = "..." (a student of course {values["course_id"]})')
     tokens = Tokens(**{k: _string(v, f"tokens.{k}", where, env) for k, v in tokens_raw.items()})
-    return Target(tokens=tokens, source=source, **values)
+    token_vars = {k: m.group(1) for k, v in tokens_raw.items() if (m := _PLACEHOLDER.fullmatch(str(v).strip()))}
+    return Target(tokens=tokens, source=source, token_vars=token_vars, **values)
 
 
 def load_target(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Target:

@@ -18,8 +18,16 @@ __all__ = ["REDACTED", "TOKEN_ENV", "Redactor", "curl_command", "redact_data"]
 
 REDACTED = "[REDACTED]"
 TOKEN_ENV = "CANVAS_TOKEN"
-# The placeholder that curl_command writes is not a token: leave "Bearer $CANVAS_TOKEN" readable.
-_BEARER = re.compile(r"(?i)(bearer\s+)(?!\$" + TOKEN_ENV + r"\b)[^\s\"',;]+")
+
+
+# The variable curl_command writes is not a token: leave "Bearer $CANVAS_TOKEN" (and the target
+# file's own variables, "Bearer $CANVAS_STUDENT_TOKEN", when the redactor is told them) readable.
+def _bearer(variables: Iterable[str]) -> re.Pattern[str]:
+    names = "|".join(re.escape(name) for name in sorted(set(variables), key=len, reverse=True))
+    return re.compile(r"(?i)(bearer\s+)(?!\$(?:" + names + r")\b)[^\s\"',;]+")
+
+
+_BEARER = _bearer([TOKEN_ENV])
 _ACCESS_TOKEN = re.compile(r"(?i)(access_token=)[^&\s\"']+")
 _MIN_SECRET = 4  # shorter strings would redact ordinary words
 
@@ -27,8 +35,11 @@ _MIN_SECRET = 4  # shorter strings would redact ordinary words
 class Redactor:
     """Redact a fixed set of secrets plus anything shaped like a bearer token."""
 
-    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+    def __init__(self, secrets: Iterable[str | None] = (), variables: Iterable[str] = ()) -> None:
+        """``variables``: environment variables a curl line may name as its token, besides ``$CANVAS_TOKEN``."""
         self._secrets: list[str] = []
+        extra = [name for name in variables if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)]
+        self._bearer = _bearer([TOKEN_ENV, *extra]) if extra else _BEARER
         for secret in secrets:
             self.add(secret)
 
@@ -40,7 +51,7 @@ class Redactor:
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
-        text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+        text = self._bearer.sub(lambda m: m.group(1) + REDACTED, text)
         return _ACCESS_TOKEN.sub(lambda m: m.group(1) + REDACTED, text)
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
@@ -68,12 +79,13 @@ def curl_command(
     headers: Mapping[str, str],
     body: bytes | str | None,
     redactor: Redactor,
+    token_env: str = TOKEN_ENV,
 ) -> str:
-    """A ``curl`` line that reproduces a request; the token comes from ``$CANVAS_TOKEN``."""
+    """A ``curl`` line that reproduces a request; the token comes from ``$token_env`` (``$CANVAS_TOKEN``)."""
     parts = ["curl", "-i", "-X", method.upper()]
     for name, value in headers.items():
         if name.lower() == "authorization":
-            parts += ["-H", f'"Authorization: Bearer ${TOKEN_ENV}"']
+            parts += ["-H", f'"Authorization: Bearer ${token_env}"']
             continue
         if name.lower() in ("content-length", "host", "user-agent", "accept-encoding", "connection"):
             continue

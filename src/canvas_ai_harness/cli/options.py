@@ -33,6 +33,7 @@ __all__ = [
     "parse_latency",
     "prefixed_option",
     "profile_option",
+    "selection_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -122,6 +123,20 @@ def profile_option(choices: tuple[str, ...], default: str | None, help: str) -> 
 
 def max_llm_calls_option(help: str) -> Callable[[F], F]:
     return prefixed_option("CANVAS_AI", "--max-llm-calls", type=click.IntRange(0), default=None, help=help)
+
+
+def selection_options(command: F) -> F:
+    """``--only CHECK`` and ``--skip CHECK`` (repeatable, or comma-separated; ``CANVAS_AI_ONLY``/``_SKIP``)."""
+    for flag, what in (("--skip", "Do not run these checks"), ("--only", "Run only these checks")):
+        command = prefixed_option(
+            "CANVAS_AI",
+            flag,
+            flag[2:],
+            multiple=True,
+            metavar="CHECK",
+            help=f"{what} (names such as create-answers-201; repeatable or comma-separated).",
+        )(command)
+    return command
 
 
 def listen_options(env_prefix: str, port: int) -> Callable[[F], F]:

@@ -11,7 +11,14 @@ from typing import Any
 
 import click
 
-from canvas_ai_harness.cli.options import A_FILE, max_llm_calls_option, option, prefixed_option, profile_option
+from canvas_ai_harness.cli.options import (
+    A_FILE,
+    max_llm_calls_option,
+    option,
+    prefixed_option,
+    profile_option,
+    selection_options,
+)
 from canvas_ai_harness.config import PROFILE_CHOICES
 from canvas_ai_harness.load.options import LOAD_OPTIONS
 
@@ -68,6 +75,7 @@ def load(target: Path | None, **options: Any) -> int:
     default=None,
     help="Requests per second; 0: no limit. Default: none on the mock, 5 otherwise.",
 )
+@selection_options
 def contract(target: Path | None, junit_xml: Path | None, **settings: Any) -> int:
     """Check that a Canvas keeps the AI Conversations contract (exit 0 keeps, 1 breaks)."""
     from canvas_ai_harness.contract.runner import run_contract
@@ -91,6 +99,7 @@ def contract(target: Path | None, junit_xml: Path | None, **settings: Any) -> in
 @option("run_time", default=20.0, env="CANVAS_AI_CHECK_RUN_TIME", help="Load run: duration.")
 @option("thresholds", help="Load run: thresholds (TOML).")
 @option("allow_hosts", help="A non-loopback host the load run may target.")
+@selection_options
 def check(target: Path | None, **options: Any) -> int:
     """The main job: the contract suite, then a short load run; one summary, one exit code."""
     from canvas_ai_harness.check import CheckOptions, run_check

@@ -299,13 +299,23 @@ class CanvasClient:
 
     # -- reproduction -------------------------------------------------------------------------
     def curl(self, exchange: Exchange) -> str:
-        """A ``curl`` line reproducing ``exchange``; the token comes from ``$CANVAS_TOKEN``."""
+        """A ``curl`` line reproducing ``exchange``.
+
+        The token comes from the variable the target file names for that identity
+        (``tokens.student = "${CANVAS_STUDENT_TOKEN}"``: ``$CANVAS_STUDENT_TOKEN``), else ``$CANVAS_TOKEN``.
+        """
+        named = self.target.token_vars.get(exchange.identity)
         line = curl_command(
-            exchange.method, exchange.url, exchange.request_headers, exchange.request_body, self.redactor
+            exchange.method,
+            exchange.url,
+            exchange.request_headers,
+            exchange.request_body,
+            self.redactor,
+            named or TOKEN_ENV,
         )
         if exchange.identity == INVALID:
             return f"{TOKEN_ENV}={INVALID_TOKEN} {line}"
-        if exchange.identity == ANONYMOUS:
+        if exchange.identity == ANONYMOUS or named:
             return line
         return f"{line}  # {TOKEN_ENV}: the target's tokens.{exchange.identity}"
 

@@ -16,6 +16,7 @@ the pytest run in progress.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,11 @@ import pytest
 
 from canvas_ai_harness.contract.checks import ContractViolation
 from canvas_ai_harness.contract.fuzz import OperationRunner, load_schema
+from canvas_ai_harness.contract.junit import write_junit
 from canvas_ai_harness.contract.limits import CannotRun
 from canvas_ai_harness.contract.report import render_summary, write_reports
 from canvas_ai_harness.contract.scenario import Canvas
+from canvas_ai_harness.contract.selection import split_names
 from canvas_ai_harness.contract.session import PROFILE_OPTIONS, ContractSession, Outcome, Settings
 from canvas_ai_harness.errors import HarnessError, TargetUnreachable
 
@@ -88,6 +91,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--max-steps", type=int, default=6, help="steps per stateful sequence (default 6)")
     group.addoption("--report-dir", default=None, help="write contract-report.json and contract-summary.txt here")
     group.addoption("--retry-base", type=float, default=0.5, help=argparse.SUPPRESS)
+    for flag, what in (("--only", "run only these checks"), ("--skip", "do not run these checks")):
+        group.addoption(
+            flag,
+            action="append",
+            default=[],
+            metavar="CHECK",
+            help=f"{what} (names such as create-answers-201; repeatable or comma-separated; "
+            f"default ${'CANVAS_AI_' + flag[2:].upper()})",
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -107,6 +119,8 @@ def pytest_configure(config: pytest.Config) -> None:
             max_steps=opt.max_steps,
             report_dir=Path(opt.report_dir) if opt.report_dir else None,
             retry_base=opt.retry_base,
+            only=split_names(opt.only or os.environ.get("CANVAS_AI_ONLY")),
+            skip=split_names(opt.skip or os.environ.get("CANVAS_AI_SKIP")),
         )
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -129,12 +143,33 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"contract target: {s.target.base_url}; profile {s.profile_name} ({s.profile_source}); seed {s.seed}"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def stage(item: pytest.Item) -> int:
-        marker = item.get_closest_marker("canvas_stage")
-        return int(marker.args[0]) if marker else 0
+def _stage(item: pytest.Item) -> int:
+    marker = item.get_closest_marker("canvas_stage")
+    return int(marker.args[0]) if marker else 0
 
-    items.sort(key=stage)  # stable: each stage keeps its file order
+
+def _checks_of(item: pytest.Item) -> tuple[str, ...]:
+    marker = item.get_closest_marker("canvas_check")
+    return tuple(marker.args) if marker else ()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_stage)  # stable: each stage keeps its file order
+    selection = config.stash[_SETTINGS].selection
+    if not selection.narrowed:
+        return
+    # A check no scenario is about is judged only by the explorations, which judge every answer.
+    claimed = {name for item in items if _stage(item) == 0 for name in _checks_of(item)}
+    unclaimed = selection.chosen - claimed
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        names = _checks_of(item)
+        wanted = not names or selection.any_applies(names) or (_stage(item) > 0 and bool(unclaimed))
+        (keep if wanted else drop).append(item)
+    if drop:  # a scenario about deselected checks only would just spend requests and AI calls
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 # -- fixtures -----------------------------------------------------------------------------------
@@ -264,9 +299,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     xml = getattr(config.option, "xmlpath", None)
-    if xml and _LAST is not None and Path(xml).is_file():
-        path = Path(xml)
-        path.write_text(_LAST.redactor(path.read_text(encoding="utf-8")), encoding="utf-8")
+    if xml and _LAST is not None:
+        write_junit(_LAST, Path(xml))  # one test case per check, in place of pytest's per-item file
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

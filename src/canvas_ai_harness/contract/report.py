@@ -67,6 +67,7 @@ def check_table(session: ContractSession) -> list[dict[str, Any]]:
     failed_names = {f["check"] for o in session.outcomes if o.violation for f in o.violation["findings"]}
     skips = _skip_reasons(session)
     rows = []
+    selection = session.settings.selection
     for check in CHECKS.values():
         by_operation = {
             op: {"passed": counts[0], "failed": counts[1]}
@@ -75,7 +76,9 @@ def check_table(session: ContractSession) -> list[dict[str, Any]]:
         }
         failed = check.name in failed_names or any(c["failed"] for c in by_operation.values())
         passed = any(c["passed"] for c in by_operation.values())
-        if failed:
+        if not selection.applies(check.name):
+            status, reason = "skipped", selection.why_not(check.name)
+        elif failed:
             status, reason = "failed", ""
         elif passed:
             status, reason = "passed", ""
@@ -182,10 +185,14 @@ def render_summary(session: ContractSession) -> str:
     if errors:
         lines += ["", f"Errors ({len(errors)})"]
         lines += [f"  {o.nodeid}: {o.reason}" for o in errors]
-    skipped = [r for r in rows if r["status"] in ("skipped", "not exercised")]
+    selection = session.settings.selection
+    skipped = [r for r in rows if r["status"] in ("skipped", "not exercised") and selection.applies(r["name"])]
     if skipped:
         lines += ["", f"Skipped ({len(skipped)} checks)"]
         lines += [f"  - {r['name']}: {r['reason']}" for r in skipped]
+    if selection.narrowed:
+        chosen = [r["name"] for r in rows if selection.applies(r["name"])]
+        lines += ["", f"Chosen by --only/--skip: {len(chosen)} of {len(rows)} checks ran ({', '.join(chosen)})"]
     incomplete = [o for o in session.outcomes if o.incomplete]
     if incomplete:
         lines += ["", "Could not run"]

@@ -100,6 +100,7 @@ def run_contract(
         "--junitxml": junit_xml,
     }
     args += [f"{name}={value}" for name, value in optional.items() if value is not None]
+    args += [f"--only={name}" for name in settings.only] + [f"--skip={name}" for name in settings.skip]
     args += list(pytest_args)
     before = set(sys.modules)
     try:

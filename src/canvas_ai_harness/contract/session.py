@@ -23,6 +23,7 @@ from canvas_ai_harness.contract.client import CanvasClient
 from canvas_ai_harness.contract.ledger import Ledger
 from canvas_ai_harness.contract.limits import CannotRun, LLMBudget, Pacer
 from canvas_ai_harness.contract.rulebook import Results, Rulebook
+from canvas_ai_harness.contract.selection import Selection
 from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
 from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.validation import SpecValidator
@@ -47,6 +48,10 @@ class Settings:
     max_steps: int = 6
     report_dir: Path | None = None
     retry_base: float = 0.5  # seconds before the first retry of a throttled request
+    # --only/--skip (contract/selection.py): names, validated into ``selection``
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    selection: Selection = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.profile is not None and self.profile not in PROFILE_OPTIONS:
@@ -58,6 +63,10 @@ class Settings:
             raise ConfigError("--max-llm-calls must be 0 (no limit) or more")
         if self.rate_limit is not None and self.rate_limit < 0:
             raise ConfigError("--rate-limit must be 0 (no limit) or more")
+        selection = Selection(self.only, self.skip)
+        object.__setattr__(self, "selection", selection)
+        object.__setattr__(self, "only", selection.only)
+        object.__setattr__(self, "skip", selection.skip)
 
 
 @dataclass(slots=True)
@@ -92,7 +101,7 @@ class ContractSession:
         self.is_mock = is_mock
         self.started = time.time()
         self.seed = settings.seed if settings.seed is not None else int.from_bytes(os.urandom(4), "big")
-        self.redactor = Redactor(target.secrets())
+        self.redactor = Redactor(target.secrets(), variables=target.token_vars.values())
         self.validator = SpecValidator()
         limit = settings.max_llm_calls
         if limit is None:
@@ -110,7 +119,7 @@ class ContractSession:
             retry_base=settings.retry_base,
         )
         self.ledger = Ledger()
-        self.results = Results()
+        self.results = Results(chosen=settings.selection.chosen if settings.selection.narrowed else None)
         self.outcomes: list[Outcome] = []
         self.cleanup = Cleanup()
         self.interrupted = False

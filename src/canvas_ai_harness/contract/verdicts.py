@@ -19,8 +19,14 @@ class Results:
     """How often each check passed and failed, per operation."""
 
     evaluations: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    chosen: frozenset[str] | None = None  # --only/--skip: the checks the run applies; None: all
+
+    def applies(self, check: str) -> bool:
+        return self.chosen is None or check in self.chosen
 
     def record(self, check: str, operation: str, ok: bool) -> None:
+        if not self.applies(check):
+            return  # deselected: neither a pass nor a failure
         counts = self.evaluations.setdefault((check, operation), [0, 0])
         counts[0 if ok else 1] += 1
 
@@ -33,6 +39,8 @@ class Verdicts:
         self.findings: list[Finding] = []
 
     def judge(self, name: str, ok: bool, got: str = "", expected: str = "") -> bool:
+        if not self.results.applies(name):
+            return ok  # deselected (--only/--skip): judged by nobody
         self.results.record(name, self.operation, ok)
         if not ok:
             self.findings.append(Finding(CHECKS[name], got, expected))
