@@ -24,7 +24,16 @@ from canvas_ai_harness.canvas.requests import parse_id, sis_course_id
 from canvas_ai_harness.canvas.routes import conversations_path
 from canvas_ai_harness.errors import ConfigError
 
-__all__ = ["PROFILE_CHOICES", "Target", "Tokens", "load_target", "parse_target", "write_target"]
+__all__ = [
+    "PLACEHOLDER_VARIABLES",
+    "PROFILE_CHOICES",
+    "Target",
+    "Tokens",
+    "load_target",
+    "parse_target",
+    "placeholder_target",
+    "write_target",
+]
 
 PROFILE_CHOICES = tuple(PROFILES)
 TARGET_ENV = "CANVAS_AI_TARGET"
@@ -205,3 +214,59 @@ def write_target(target: Target, path: str | os.PathLike[str]) -> None:
         if value is not None:
             lines.append(f"{key} = {_toml_string(value)}")
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# The environment variables a placeholder target file reads (CI: secrets for tokens, variables for the rest).
+PLACEHOLDER_VARIABLES: dict[str, str] = {
+    "base_url": "CANVAS_BASE_URL",
+    "course_id": "CANVAS_COURSE_ID",
+    "ai_experience_id": "CANVAS_EXPERIENCE_ID",
+    "tokens.student": "CANVAS_STUDENT_TOKEN",
+    "tokens.other_student": "CANVAS_OTHER_STUDENT_TOKEN",
+    "tokens.teacher": "CANVAS_TEACHER_TOKEN",
+    "tokens.outsider": "CANVAS_OUTSIDER_TOKEN",
+    "tokens.admin": "CANVAS_ADMIN_TOKEN",
+}
+
+
+def placeholder_target(profile: str = "completed") -> str:
+    """A target file for a real Canvas: every value a ``${VARIABLE}``, with what to put there.
+
+    Nothing in it is the mock's: no token, no id. The same file serves production and staging,
+    each CI job setting the variables (tokens from secrets) for the Canvas it tests.
+    """
+    v = {key: "${" + name + "}" for key, name in PLACEHOLDER_VARIABLES.items()}
+    return f"""\
+# canvas-ai-harness target file for a real Canvas (README.md, 'Target file' and 'CI').
+# Every value is read from an environment variable when the file is loaded: keep tokens in
+# your CI's secrets, never in this file. A variable that is not set is an error naming it.
+
+# The Canvas to test, e.g. https://canvas.example.edu (production) or
+# https://canvas.beta.example.edu (staging): the same file serves both, one job each.
+base_url = "{v["base_url"]}"
+# A course whose ai_experiences feature is on: its numeric id (in the course's URL,
+# /courses/<id>) or sis_course_id:<its SIS id>.
+course_id = "{v["course_id"]}"
+# An AI experience of that course: /courses/<course>/ai_experiences/<id>.
+ai_experience_id = "{v["ai_experience_id"]}"
+# completed, or ended for Canvases whose destroy answers "Conversation ended successfully"
+# (contract --profile auto asks the Canvas).
+profile = "{profile}"
+
+# Optional: each field unlocks more checks; without it they are skipped, one line each.
+# course_sis_id = "BIO-101-F26"               # the course's SIS id
+# other_ai_experience_id = "8"                # another experience of the same course
+# unpublished_ai_experience_id = "9"          # an unpublished experience of the course
+# deleted_ai_experience_id = "10"             # a deleted experience of the course
+# other_course_ai_experience_id = "20"        # an experience of another course
+# feature_disabled_course_id = "303"          # a course with ai_experiences off...
+# feature_disabled_ai_experience_id = "30"    # ...and an experience in it
+
+[tokens]
+# Access tokens (Canvas: Account > Settings > New access token) of test users, never real ones.
+student = "{v["tokens.student"]}"                # a student of the course (required)
+other_student = "{v["tokens.other_student"]}"    # a second student of the course
+teacher = "{v["tokens.teacher"]}"                # a teacher of the course
+outsider = "{v["tokens.outsider"]}"              # a user who is not in the course
+# admin = "{v["tokens.admin"]}"                  # may masquerade (as_user_id); optional
+"""

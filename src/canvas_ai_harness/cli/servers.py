@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from canvas_ai_harness.cli.options import A_FILE, listen_options, option, parse_latency, prefixed_option, profile_option
-from canvas_ai_harness.config import PROFILE_CHOICES, write_target
+from canvas_ai_harness.config import PLACEHOLDER_VARIABLES, PROFILE_CHOICES, placeholder_target, write_target
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
 
@@ -73,6 +73,13 @@ def _proxy_option(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
 @_mock_option(
     "--write-target", "target_path", type=A_FILE, default=None, help="Write a target file for this mock, then serve."
 )
+@_mock_option(
+    "--placeholders",
+    is_flag=True,
+    default=False,
+    help="With --write-target: write a template for a real Canvas (${CANVAS_..._TOKEN} placeholders, no mock "
+    "token or id) and exit without serving.",
+)
 @click.option(
     "--fault",
     "faults",
@@ -90,9 +97,12 @@ def mock(
     throttle_upfront: float,
     throttle_cost: float,
     target_path: Path | None,
+    placeholders: bool,
     **settings: Any,
 ) -> int:
-    """Serve the mock Canvas until Ctrl-C."""
+    """Serve the mock Canvas until Ctrl-C (or, with --placeholders, write a target template for a real Canvas)."""
+    if placeholders:
+        return _write_placeholders(target_path, settings["profile"])
     from canvas_ai_harness.mock import MockConfig, MockServer, ThrottleConfig
 
     bucket = ThrottleConfig(throttle_capacity, throttle_outflow, throttle_upfront, throttle_cost)
@@ -109,6 +119,18 @@ def mock(
     if config.faults:
         click.echo(f"Faults injected (tests only): {', '.join(sorted(config.faults))}", err=True)
     server.serve_forever()
+    return EXIT_OK
+
+
+def _write_placeholders(path: Path | None, profile: str) -> int:
+    if path is None:
+        raise ConfigError("--placeholders writes a target template: give it a path with --write-target PATH")
+    try:
+        path.write_text(placeholder_target(profile), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write target file {path}: {exc.strerror}") from exc
+    variables = ", ".join(v for k, v in PLACEHOLDER_VARIABLES.items() if k != "tokens.admin")  # admin: commented
+    click.echo(f"Target template for a real Canvas written to {path}; set {variables} where it runs")
     return EXIT_OK
 
 
