@@ -15,6 +15,7 @@ from canvas_ai_harness.contract.junit import HARNESS_CLASS, classname
 from canvas_ai_harness.mock import MockServer
 from canvas_ai_harness.mock.world import OUTSIDER_TOKEN, STUDENT_TOKEN, TEACHER_TOKEN
 from fixtures.contract import RunContract
+from fixtures.hooks import die_after
 
 _OUTCOMES = ("failure", "error", "skipped")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/=]{80,}")
@@ -133,3 +134,21 @@ def test_a_check_applies_to_one_operation_or_is_the_suites() -> None:
     assert classname("unrouted-request-404") == "contract"
     assert classname("outsider-403") == "contract"
     assert HARNESS_CLASS not in {classname(name) for name in CHECKS}
+
+
+def test_a_target_that_dies_mid_run_is_a_harness_error_never_a_green_file(
+    contract_run: RunContract, mock_canvas: Callable[..., MockServer]
+) -> None:
+    server = mock_canvas()
+    die_after(server, requests=20)
+
+    run = contract_run(server, modules=("test_visibility.py", "test_input.py"))
+
+    assert run.code == 2
+    suite = junit_shape(run.junit)
+    errors = _cases(suite, "error")
+    assert "target-reachable" in errors
+    assert errors["target-reachable"].get("message", "").startswith("UNREACHABLE:")
+    harness = {c.get("name") for c in suite.findall("testcase") if c.get("classname") == HARNESS_CLASS}
+    assert "target-reachable" in harness
+    assert not _cases(suite, "failure")  # a dead target broke no rule
