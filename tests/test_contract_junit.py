@@ -80,7 +80,10 @@ def test_two_planted_faults_give_exactly_the_failures_of_their_rules(
     names = {c.get("name") for c in suite.findall("testcase")}
     assert names == set(CHECKS)  # one case per check, no pytest ids
     outsider = failures["outsider-403"]
-    assert outsider.get("message", "").startswith("[outsider-403] expected: 403")
+    message = outsider.get("message", "")
+    assert message.startswith("[outsider-403] expected: 403")
+    assert "first: GET /api/v1/courses/101/ai_experiences/7/conversations as outsider" in message
+    assert 'reproduce: curl -i -X GET -H "Authorization: Bearer $CANVAS_TOKEN"' in message
     body = outsider.text or ""
     assert CHECKS["outsider-403"].rule in body
     assert "request: GET /api/v1/courses/101/ai_experiences/7/conversations as outsider" in body

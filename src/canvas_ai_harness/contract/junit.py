@@ -39,6 +39,7 @@ __all__ = ["HARNESS_CLASS", "SUITE_CLASS", "build_junit", "classname", "write_ju
 SUITE_CLASS = "contract"  # the classname of a check that applies to several operations
 HARNESS_CLASS = "harness"  # what is no check's: errors inside a test, an unreachable target, Ctrl-C
 _MESSAGE_CHARS = 500
+_FAILURE_CHARS = 2000  # a failure's message carries the exchange and its curl line too
 # XML 1.0 forbids most control characters; a fuzzed answer may hold any of them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -53,9 +54,10 @@ def _xml_text(text: str) -> str:
     return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def _short(text: str) -> str:
+def _short(text: str, limit: int = _MESSAGE_CHARS) -> str:
+    """One line of at most ``limit`` characters; redact ``text`` before, never after."""
     line = " ".join(text.split())
-    return line if len(line) <= _MESSAGE_CHARS else line[: _MESSAGE_CHARS - 1] + "…"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _failures(session: ContractSession) -> dict[str, list[tuple[Outcome, dict[str, Any], dict[str, Any]]]]:
@@ -81,7 +83,10 @@ def _failure_text(name: str, items: list[tuple[Outcome, dict[str, Any], dict[str
         f"  reproduce: {violation['reproduce']}",
         f"  test: {outcome.nodeid}",
     ]
-    message = f"[{name}] expected: {finding['expected']}; got: {finding['got']} ({count})"
+    message = (
+        f"[{name}] expected: {finding['expected']}; got: {finding['got']} ({count}); "
+        f"first: {violation['request']}; reproduce: {violation['reproduce']}"
+    )
     return message, "\n".join(body)
 
 
@@ -135,7 +140,7 @@ def build_junit(session: ContractSession) -> ET.Element:
         counts["tests"] += 1
         if row["status"] == "failed" and name in failures:
             message, body = _failure_text(name, failures[name])
-            element = ET.SubElement(case, "failure", message=_xml_text(_short(redact(message))))
+            element = ET.SubElement(case, "failure", message=_xml_text(_short(redact(message), _FAILURE_CHARS)))
             element.set("type", "ContractViolation")
             element.text = _xml_text(redact(body))
             counts["failures"] += 1
