@@ -1,12 +1,14 @@
 """The pytest plugin behind ``contract_tests/`` (its ``conftest.py`` loads it).
 
 It adds the suite's options (``--target``, ``--profile``, ``--max-examples``, ``--seed``,
-``--max-llm-calls``, ``--rate-limit``, ``--report-dir``...), opens a ``ContractSession`` when the
-pytest session starts, orders the tests (fixed scenarios first, then the property-based
-explorations, then the stateful sequences, so that the AI-call budget serves the deterministic
-checks first), turns a ``CannotRun`` into a skip with its reason, raises the violations the
+``--max-llm-calls``, ``--rate-limit``, ``--report-dir``, ``--only``/``--skip``...), opens a
+``ContractSession`` when the pytest session starts, orders the tests (fixed scenarios first, then
+the property-based explorations, then the stateful sequences, so that the AI-call budget serves
+the deterministic checks first), deselects the tests about checks ``--only``/``--skip`` leave
+out, turns a ``CannotRun`` into a skip with its reason, raises the violations the
 explorations recorded, redacts tokens from every report, and at the end closes every
 conversation the run created, writes the JSON report and prints the summary, also after Ctrl-C.
+pytest's ``--junitxml`` file is replaced by the run's own (``junit.py``: one test case per check).
 
 schemathesis builds its tests from a schema object when the test module is collected, so the
 module asks ``schema()`` for one made with this run's settings; ``current()`` is the session of
