@@ -3,6 +3,7 @@ anywhere (output, JUnit, JSON report, curl lines), and the documented exit codes
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ from canvas_ai_harness.mock.world import (
     TEACHER_TOKEN,
 )
 from fixtures.contract import RunContract
-from fixtures.hooks import die_after
+from fixtures.hooks import LONG_TOKEN, die_after, fragments, quote_token
 
 TOKENS = (STUDENT_TOKEN, OTHER_STUDENT_TOKEN, TEACHER_TOKEN, OUTSIDER_TOKEN, ADMIN_TOKEN)
 
@@ -63,6 +64,25 @@ def test_no_token_appears_in_output_junit_report_or_reproduction_lines(
     reproduce = [f["reproduce"] for f in run.report["failures"]]
     assert reproduce and all('"Authorization: Bearer $CANVAS_TOKEN"' in line for line in reproduce if "tokens." in line)
     assert "[REDACTED]" in run.summary  # the echoed token, shown redacted in what Canvas answered
+
+
+def test_a_token_cut_by_a_shortened_body_leaves_no_fragment_anywhere(
+    contract_run: RunContract, mock_canvas: Callable[..., MockServer]
+) -> None:
+    # Canvas quotes the student's token in each destroy's error body, across the 300th character
+    # where reports shorten a body.
+    server = mock_canvas()
+    quote_token(server, LONG_TOKEN, STUDENT_TOKEN, lambda request: request.method == "DELETE", at=300)
+    target = server.target()
+    target = dataclasses.replace(target, tokens=dataclasses.replace(target.tokens, student=LONG_TOKEN))
+
+    run = contract_run(target, modules=("test_lifecycle.py",))
+
+    assert run.code == 1 and run.report["failures"], run.output
+    written = [run.output, run.junit, run.summary, (run.directory / "reports" / "contract-report.json").read_text()]
+    leaked = {piece for piece in fragments(LONG_TOKEN) for text in written if piece in text}
+    assert not leaked
+    assert "xx[REDACTED]" in run.summary  # what Canvas answered, its token redacted whole
 
 
 def _closed_port() -> int:

@@ -59,6 +59,7 @@ class Exchange:
     operation: Operation | None
     response: httpx.Response
     _parsed: Any = field(default=_UNSET, repr=False)
+    redact: Callable[[str], str] = field(default=str, repr=False)  # the run's Redactor: redact, then shorten
 
     @property
     def path(self) -> str:
@@ -239,6 +240,7 @@ class CanvasClient:
             response.content,
             operation,
             response,
+            redact=self.redactor,
         )
         if observe:
             for observer in self.observers:
