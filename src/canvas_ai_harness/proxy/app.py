@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 import httpx
 from starlette.applications import Starlette
@@ -33,7 +32,13 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from canvas_ai_harness.canvas import answers, bodies, routes
-from canvas_ai_harness.canvas.requests import MalformedRequest, read_params, request_token
+from canvas_ai_harness.canvas.requests import (
+    MalformedRequest,
+    bearer_token,
+    read_params,
+    request_token,
+    request_tokens,
+)
 from canvas_ai_harness.proxy.observe import Exchange, answer_kind, answer_label, digest
 from canvas_ai_harness.proxy.report import ConformanceReport, write_report
 from canvas_ai_harness.redact import Redactor
@@ -133,8 +138,8 @@ class Proxy:
         method: str = scope["method"]
         query = scope["query_string"].decode("latin-1")
         headers = _header_dict(scope["headers"])
+        client = self._client_label(headers, query, body)  # learns its tokens: before anything is written
         operation, problems = self.validator.validate_request(method, scope["path"], query, headers, body)
-        client = self._client_label(headers, query, body)
         path = self.redactor(scope["raw_path"].decode("latin-1") + (f"?{query}" if query else ""))
         if problems:
             log.warning("#%d %s %s: %s", seq, method, path, self.redactor("; ".join(map(str, problems))))
@@ -227,20 +232,23 @@ class Proxy:
         return validator.validate_response(operation.operation_id, status, _header_dict(headers), body)
 
     def _client_label(self, headers: dict[str, str], query: str, body: bytes) -> str:
-        """A stable label per token; the token itself stays in memory only, for redaction."""
-        params: dict[str, Any] = {}
-        if "access_token" in query or b"access_token" in body:  # parse only when it may be there
-            try:
-                params = read_params(query, headers.get("content-type"), body)
-            except MalformedRequest:
-                params = dict(parse_qsl(query))
-        token = request_token(headers, params)
-        if not token:
+        """A stable label per token; the token itself stays in memory only, for redaction.
+
+        Every token the request carries is learned (``canvas.requests.request_tokens``) before
+        anything about the request is written; the label is that of the token Canvas reads.
+        """
+        tokens = request_tokens(headers, query, headers.get("content-type"), body)
+        for token in tokens:
+            self.redactor.add(token)
+        if not tokens:
             return "anonymous"
+        token = bearer_token(headers) or tokens[0]
+        if len(tokens) > 1 and bearer_token(headers) is None:  # Canvas reads the body's over the query's
+            with contextlib.suppress(MalformedRequest):
+                token = request_token(headers, read_params(query, headers.get("content-type"), body)) or token
         label = self._clients.get(token)
         if label is None:
             label = self._clients[token] = f"client-{len(self._clients) + 1}"
-            self.redactor.add(token)
         return label
 
 
