@@ -4,6 +4,7 @@ anywhere (output, JUnit, JSON report, curl lines), and the documented exit codes
 from __future__ import annotations
 
 import dataclasses
+import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -157,3 +158,29 @@ def test_a_target_that_stops_answering_mid_run_ends_it_with_exit_2(
     assert run.code == 2
     assert run.report["exit_code"] == 2
     assert "Result: UNREACHABLE:" in run.summary and "stopped answering" in run.summary
+
+
+@pytest.mark.parametrize(
+    ("modules", "requests"),
+    [
+        pytest.param(("test_visibility.py",), 20, id="in-a-fixed-scenario"),
+        pytest.param(("test_operations.py", "test_sequences.py"), 30, id="in-a-hypothesis-exploration"),
+    ],
+)
+def test_a_target_that_dies_mid_run_is_named_once_per_test_without_tracebacks(
+    modules: tuple[str, ...], requests: int, contract_run: RunContract, mock_canvas: Callable[..., MockServer]
+) -> None:
+    server = mock_canvas()
+    die_after(server, requests=requests)
+
+    run = contract_run(server, modules=modules)
+
+    assert run.code == 2
+    affected = [t for t in run.report["tests"] if t["outcome"] != "passed" and t["outcome"] != "skipped"]
+    assert affected, run.output
+    for test in affected:
+        assert test["reason"].startswith("not checked: the target stopped answering: ") and "\n" not in test["reason"]
+    messages = re.findall(r'<failure message="([^"]*)"', run.junit)
+    assert messages and all(m.startswith("not checked: the target stopped answering: ") for m in messages)
+    for noise in ("Traceback", "+-----", "other explicit examples", "Falsifying", "direct cause"):
+        assert noise not in run.junit and noise not in run.summary, noise

@@ -181,10 +181,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     error = call.excinfo.value if call.excinfo is not None else None
     violation: dict[str, Any] | None = None
     incomplete = False
-    if isinstance(error, TargetUnreachable) and session is not None:
-        session.unreachable = str(error)
+    gone = _unreachable(error)
+    if gone is not None:
+        if session is not None:
+            session.unreachable = session.unreachable or str(gone)
         item.session.shouldstop = "the target stopped answering"  # every further check would fail alike
-    if isinstance(error, CannotRun):
+        # The reason, once: not the chained transport errors, nor Hypothesis's retries of it.
+        report.longrepr = f"not checked: the target stopped answering: {gone}"
+    elif isinstance(error, CannotRun):
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {error.reason}")
         incomplete = error.incomplete
@@ -201,6 +205,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.sections = [(title, session.redactor(content)) for title, content in report.sections]
         _record(session, item, report, violation, incomplete)
     return report
+
+
+def _unreachable(error: BaseException | None) -> TargetUnreachable | None:
+    """The ``TargetUnreachable`` behind ``error``: itself, a cause, or inside an exception group (Hypothesis)."""
+    stack, seen = [error], set()
+    while stack:
+        found = stack.pop()
+        if found is None or id(found) in seen:
+            continue
+        seen.add(id(found))
+        if isinstance(found, TargetUnreachable):
+            return found
+        if isinstance(found, BaseExceptionGroup):
+            stack.extend(found.exceptions)
+        stack += [found.__cause__, found.__context__]
+    return None
 
 
 def _record(
