@@ -159,3 +159,32 @@ def test_an_interrupted_run_writes_its_reports_and_ends_its_conversations(
     assert (tmp_path / "junit.xml").is_file()
     assert server.service.store.active_count == 0
     assert report["cleanup"]["left_open"] == []
+
+
+def test_a_create_interrupted_in_flight_is_asked_about_and_ended(
+    tmp_path: Path, mock_canvas: Callable[..., MockServer]
+) -> None:
+    server = mock_canvas()
+    # Hold a create once five AI calls were answered: the mock has already opened the
+    # conversation, the run never hears of it, and Ctrl-C arrives while it waits.
+    held = hold_once(
+        server,
+        lambda request: request.method == "POST" and request.path.endswith("/conversations") and _ai_calls(server) >= 5,
+    )
+    write_target(server.target(), tmp_path / "target.toml")
+    command = [sys.executable, "-m", "canvas_ai_harness", "contract", "--target", str(tmp_path / "target.toml")]
+    command += ["--report-dir", str(tmp_path / "reports"), "--seed", "1"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process:
+        try:
+            assert held.wait(timeout=WAIT), "the run never sent a create after five AI calls"
+            process.send_signal(signal.SIGINT)
+            output, _ = process.communicate(timeout=WAIT)
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+    assert process.returncode == 130, output.decode()
+    report = json.loads((tmp_path / "reports" / "contract-report.json").read_text())
+    assert server.service.store.active_count == 0
+    assert report["cleanup"]["left_open"] == [] and report["cleanup"]["unconfirmed_creates"] == []
+    assert report["cleanup"]["closed_at_end"] >= 1  # the held create's conversation, ended

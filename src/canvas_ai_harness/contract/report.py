@@ -124,6 +124,7 @@ def build_report(session: ContractSession) -> dict[str, Any]:
             "already_closed": cleanup.already_closed,
             "closed_at_end": cleanup.closed,
             "left_open": cleanup.left_open,
+            "unconfirmed_creates": cleanup.unconfirmed,
         },
         "checks": check_table(session),
         "tests": [
@@ -200,7 +201,13 @@ def render_summary(session: ContractSession) -> str:
         f"AI calls: {budget.used} ({limit}){_unsent(session)}; {session.duration:.1f} s",
         f"Conversations: {cleanup.created} created, {cleanup.already_closed} already closed, "
         f"{cleanup.closed} closed at the end, {len(cleanup.left_open)} left open"
-        + (f" (ids {', '.join(map(str, cleanup.left_open[:10]))})" if cleanup.left_open else ""),
+        + (f" (ids {', '.join(map(str, cleanup.left_open[:10]))})" if cleanup.left_open else "")
+        + (
+            f"; {len(cleanup.unconfirmed)} broken-off creates Canvas could not be asked about "
+            f"(as {', '.join(sorted(set(cleanup.unconfirmed)))}: check their active conversations)"
+            if cleanup.unconfirmed
+            else ""
+        ),
         f"Result: {verdict(session)} (exit {exit_code(session)})",
     ]
     return session.redactor("\n".join(lines))

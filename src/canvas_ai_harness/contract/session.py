@@ -22,6 +22,7 @@ from canvas_ai_harness.config import TARGET_ENV, Target, load_target
 from canvas_ai_harness.contract.client import CanvasClient
 from canvas_ai_harness.contract.ledger import Ledger
 from canvas_ai_harness.contract.limits import CannotRun, LLMBudget, Pacer
+from canvas_ai_harness.contract.reading import int_id
 from canvas_ai_harness.contract.rulebook import Results, Rulebook
 from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
 from canvas_ai_harness.redact import Redactor
@@ -80,6 +81,9 @@ class Cleanup:
     closed: int = 0
     already_closed: int = 0
     left_open: list[int] = field(default_factory=list)
+    unconfirmed: list[str] = field(
+        default_factory=list
+    )  # identities whose broken-off create Canvas could not be asked about
 
 
 class ContractSession:
@@ -194,7 +198,34 @@ class ContractSession:
                 self.embedded.stop()
                 self.embedded = None
 
+    def _settle_broken_creates(self) -> None:
+        """Ask Canvas what each create that broke off left active, as the load suite does.
+
+        The create may have reached Canvas (which then closed the caller's conversation and
+        opened one) before the run stopped: whatever Canvas answers as the caller's active
+        conversation that the ledger does not know is that create's, and is ended with the rest.
+        """
+        client = self.client
+        for identity, course, experience in sorted(client.unsettled_creates):
+            try:
+                answer = client.request(
+                    identity, "GET", client.path(course=course, experience=experience), observe=False
+                )
+            except KeyboardInterrupt:
+                self.interrupted = True
+                self.cleanup.unconfirmed.append(identity)
+                return
+            except (CannotRun, HarnessError):
+                self.cleanup.unconfirmed.append(identity)
+                continue
+            body = answer.json()
+            found = int_id(body.get("id")) if answer.status == 200 and isinstance(body, dict) else None
+            if found is not None and self.ledger.get(found) is None:
+                self.ledger.created(identity, course, experience, found)
+        client.unsettled_creates.clear()
+
     def _end_conversations(self) -> None:
+        self._settle_broken_creates()
         self.cleanup.created = len(self.ledger.conversations)
         pending = self.ledger.to_close()
         self.cleanup.already_closed = self.cleanup.created - len(pending)
