@@ -30,7 +30,7 @@ SUMMARY_NAME = "contract-summary.txt"
 def exit_code(session: ContractSession) -> int:
     if session.interrupted:
         return EXIT_INTERRUPTED
-    if session.unreachable:
+    if session.unreachable or session.accounts_in_use:
         return EXIT_USAGE
     return EXIT_FAILED if session.failed or session.incomplete else EXIT_OK
 
@@ -40,6 +40,8 @@ def verdict(session: ContractSession) -> str:
         return "INTERRUPTED: the run stopped early; what ran is reported"
     if session.unreachable:
         return f"UNREACHABLE: {session.unreachable}"
+    if session.accounts_in_use:
+        return f"SETUP PROBLEM: {session.accounts_in_use}"
     if session.failed:
         return "FAIL: the target broke the contract"
     if session.incomplete:

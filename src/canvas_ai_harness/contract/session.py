@@ -19,6 +19,7 @@ import httpx
 
 from canvas_ai_harness.canvas import answers, lifecycle, routes
 from canvas_ai_harness.config import TARGET_ENV, Target, load_target
+from canvas_ai_harness.contract.access import MANAGERS
 from canvas_ai_harness.contract.client import CanvasClient
 from canvas_ai_harness.contract.ledger import Ledger
 from canvas_ai_harness.contract.limits import CannotRun, LLMBudget, Pacer
@@ -122,6 +123,7 @@ class ContractSession:
         self.unsent = 0  # generated cases not sent, to stay within the AI-call budget
         self.notes: list[str] = []  # what the summary should mention that is neither pass nor fail
         self.unreachable: str | None = None  # why the run stopped, if the target stopped answering
+        self.accounts_in_use: str | None = None  # why the run stopped, if someone else used its accounts
         self.profile_name = target.profile
         self.profile_source = "target file" if target.source != "<mock>" else "the embedded mock's"
         if settings.profile in answers.PROFILES:
@@ -153,9 +155,32 @@ class ContractSession:
         return session
 
     def _rulebook(self) -> Rulebook:
-        rulebook = Rulebook(self.target, self.profile, self.validator, self.ledger, self.results, self.client.curl)
+        rulebook = Rulebook(
+            self.target, self.profile, self.validator, self.ledger, self.results, self.client.curl, self
+        )
         self.client.observers = [rulebook]
         return rulebook
+
+    def ask_active(self, identity: str, course: str, experience: str) -> int | None:
+        """The id Canvas answers as ``identity``'s active conversation (``None``: none, or no plain answer)."""
+        answer = self.client.request(
+            identity, "GET", self.client.path(course=course, experience=experience), observe=False
+        )
+        body = answer.json()
+        return int_id(body.get("id")) if answer.status == 200 and isinstance(body, dict) else None
+
+    def owns_active(self, identity: str, course: str, experience: str, conversation: int) -> bool:
+        """Whether Canvas treats ``conversation`` as ``identity``'s own active one.
+
+        A student's show of its own active conversation is refused 403, of any other 404
+        (``canvas.lifecycle.refusal``). A teacher may show any, so it cannot tell: ``False``.
+        """
+        if identity in MANAGERS:
+            return False
+        own = lifecycle.refusal(routes.SHOW, same_experience=True, manager=False, own=True, active=True)
+        path = self.client.path(conversation, course=course, experience=experience)
+        answer = self.client.request(identity, "GET", path, observe=False)
+        return own is not None and answer.status == own.status and answer.json() == own.body
 
     # -- profile ------------------------------------------------------------------------------
     def detect_profile(self) -> None:
@@ -208,9 +233,7 @@ class ContractSession:
         client = self.client
         for identity, course, experience in sorted(client.unsettled_creates):
             try:
-                answer = client.request(
-                    identity, "GET", client.path(course=course, experience=experience), observe=False
-                )
+                found = self.ask_active(identity, course, experience)
             except KeyboardInterrupt:
                 self.interrupted = True
                 self.cleanup.unconfirmed.append(identity)
@@ -218,8 +241,6 @@ class ContractSession:
             except (CannotRun, HarnessError):
                 self.cleanup.unconfirmed.append(identity)
                 continue
-            body = answer.json()
-            found = int_id(body.get("id")) if answer.status == 200 and isinstance(body, dict) else None
             if found is not None and self.ledger.get(found) is None:
                 self.ledger.created(identity, course, experience, found)
         client.unsettled_creates.clear()
