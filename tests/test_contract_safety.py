@@ -212,6 +212,8 @@ def test_another_run_on_the_same_accounts_is_a_setup_problem_not_a_break(
     assert run.report["failures"] == []  # nothing blamed on Canvas
     assert "Result: SETUP PROBLEM: another run or user is using these accounts" in run.summary
     assert "tokens.student" in run.summary
+    assert "<failure" not in run.junit  # JUnit: a harness error, no check failed
+    assert '<testcase classname="harness" name="accounts-not-in-use"' in run.junit
 
 
 def test_a_run_alone_on_its_accounts_is_not_a_clash(

@@ -12,7 +12,8 @@ one ``<failure>``, ``<error>`` or ``<skipped>``), which GitHub, GitLab and Jenki
   Canvas throttled (the run is incomplete, never a pass) is an ``<error>``; a check the run did
   not apply (a field missing from the target file, ``--only``/``--skip``, no answer it applies
   to) is ``<skipped message=...>``;
-- what is nobody's rule (an error inside a test, a target that stopped answering, Ctrl-C) is an
+- what is nobody's rule (an error inside a test, a target that stopped answering, another run on
+  the same accounts, Ctrl-C) is an
   ``<error>`` of its own under classname ``harness``, so that such a run is never green.
 
 No Hypothesis statistics and no base64 properties: the properties are the seed, the profile
@@ -111,6 +112,8 @@ def _harness_errors(session: ContractSession) -> Iterable[tuple[str, str, str]]:
             yield o.nodeid, o.reason or "the test ended in an error", "HarnessError"
     if session.unreachable:
         yield "target-reachable", verdict(session), "TargetUnreachable"
+    if session.accounts_in_use:
+        yield "accounts-not-in-use", verdict(session), "SetupProblem"
     if session.interrupted:
         yield "run-finished", verdict(session), "Interrupted"
 
