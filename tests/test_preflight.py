@@ -219,3 +219,13 @@ def test_the_course_route_lists_the_callers_own_enrolments(canvas_completed: Can
     assert canvas_completed.call("GET", "/api/v1/courses/101", None).status_code == 401
     assert canvas_completed.call("GET", "/api/v1/courses/101", "admin").json()["enrollments"] == []
     assert canvas_completed.call("POST", "/api/v1/courses/101", "teacher").status_code == 404  # routing
+
+
+def test_plain_pytest_runs_the_preflight_when_it_opens_the_session(canvas_completed: Canvas, tmp_path: Path) -> None:
+    from canvas_ai_harness.contract.session import ContractSession, Settings
+    from canvas_ai_harness.errors import SetupError
+
+    target = _write(_tokens(student=REVOKED)(canvas_completed.target), tmp_path)
+    with pytest.raises(SetupError, match=r"tokens\.student is refused"):
+        ContractSession.open(Settings(target_path=target))
+    assert _ai_calls(canvas_completed.server) == 0
