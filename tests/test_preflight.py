@@ -229,3 +229,17 @@ def test_plain_pytest_runs_the_preflight_when_it_opens_the_session(canvas_comple
     with pytest.raises(SetupError, match=r"tokens\.student is refused"):
         ContractSession.open(Settings(target_path=target))
     assert _ai_calls(canvas_completed.server) == 0
+
+
+def test_a_throttled_answer_is_left_to_the_suites_not_called_a_broken_setup(
+    mock_canvas: Callable[..., MockServer],
+) -> None:
+    from canvas_ai_harness.mock.throttle import ThrottleConfig
+    from canvas_ai_harness.preflight import preflight
+
+    # One request's up-front cost fills a bucket: every user's second request is throttled (403 text/plain).
+    server = mock_canvas(throttle=ThrottleConfig(capacity=60, outflow=0, upfront=50))
+    result = preflight(server.target())
+    assert result.line().startswith("preflight: ok")
+    assert any(call.status == 403 for call in server.service.calls)  # it did meet throttling
+    assert _ai_calls(server) == 0
