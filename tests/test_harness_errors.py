@@ -112,3 +112,18 @@ def test_a_bug_under_check_is_exit_3_with_the_traceback_in_its_report_dir(
     assert "Traceback" not in output
     assert _traceback_file(output) == reports / "contract" / "harness-error.txt"
     assert "KeyError: 'id'" in (reports / "contract" / "harness-error.txt").read_text("utf-8")
+
+
+def test_a_crash_while_writing_the_contract_reports_is_one_line_and_exit_3(
+    canvas_completed: Canvas, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("canvas_ai_harness.contract.plugin.write_reports", _bug)
+    reports = tmp_path / "r"
+    argv = ["contract", "--target", _target(canvas_completed, tmp_path), "--report-dir", str(reports)]
+    code, output = _run([*argv, "--max-examples", "1", "--seed", "1"], capsys)
+    assert code == EXIT_HARNESS
+    assert "Traceback" not in output and "INTERNALERROR" not in output
+    errors = [line for line in output.splitlines() if line.startswith("canvas-ai-harness: error:")]
+    assert len(errors) == 1 and "while finishing the run" in errors[0], output
+    assert _traceback_file(errors[0]) == reports / "harness-error.txt"
+    assert canvas_completed.server.service.store.active_count == 0  # clean-up ran before the crash

@@ -288,10 +288,23 @@ def _record(
 
 # -- the end ------------------------------------------------------------------------------------
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    global _CURRENT
+    global _CURRENT, _CRASH
     contract = _CURRENT
     if contract is None:
         return
+    try:
+        _finish(session, contract, exitstatus)
+    except Exception as exc:  # a bug of the harness while ending the run: one line, the traceback in a file
+        _CURRENT = None
+        path = write_traceback(exc, contract.settings.report_dir, context="finishing the contract run")
+        _CRASH = HarnessFailure(
+            f"the harness itself failed ({type(exc).__name__}) while finishing the run, not the target; "
+            f"traceback in {path}"
+        )
+
+
+def _finish(session: pytest.Session, contract: ContractSession, exitstatus: int) -> None:
+    global _CURRENT
     stopped = exitstatus == pytest.ExitCode.INTERRUPTED and contract.unreachable is None  # Ctrl-C
     contract.interrupted = contract.interrupted or stopped
     try:
@@ -320,6 +333,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _LAST is not None:
+    if _CRASH is not None:
+        terminalreporter.write_line(f"canvas-ai-harness: {_CRASH}")
+    elif _LAST is not None:
         terminalreporter.write_sep("=", "canvas-ai-harness contract")
         terminalreporter.write_line(render_summary(_LAST))

@@ -111,11 +111,11 @@ def run_contract(
         _forget_suite_modules(suite, before)
     session = plugin.last_session()
     crash = plugin.last_crash()
+    if crash is not None:  # the harness failed: never a verdict on the target
+        raise crash
     if session is None:
         if code == pytest.ExitCode.INTERRUPTED:
             return ContractResult(EXIT_INTERRUPTED, None)
-        if crash is not None:
-            raise crash
         raise ConfigError(f"the contract suite could not start (pytest exit code {int(code)}; see above)")
     if session.interrupted or session.unreachable:
         return ContractResult(exit_code(session), session)
