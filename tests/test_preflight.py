@@ -44,6 +44,7 @@ BROKEN_SETUPS = [
     pytest.param(_tokens(outsider=OTHER_STUDENT_TOKEN), "tokens.outsider", "is a member", id="outsider-is-enrolled"),
     pytest.param(_tokens(student=OUTSIDER_TOKEN), "tokens.student", "not enrolled", id="student-not-enrolled"),
     pytest.param(_tokens(other_student=STUDENT_TOKEN), "tokens.other_student", "same user", id="one-student-twice"),
+    pytest.param(_tokens(admin=TEACHER_TOKEN), "tokens.admin", "may not act as", id="admin-cannot-masquerade"),
     pytest.param(_under("/api/v1"), "base_url", "ends in /api/v1", id="api-v1-in-base-url"),
     pytest.param(_under("/canvas"), "base_url", "'/canvas' is the likely mistake", id="path-in-base-url"),
     pytest.param(_fields(course_id="999"), "course_id 999", "no such course", id="unknown-course"),

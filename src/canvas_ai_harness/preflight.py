@@ -12,7 +12,8 @@ first. It never creates a conversation or posts a message; it reads (canvas-fact
    must not be), and the experience (404 "Resource Not Found" to a member: unknown experience);
 5. the role each key claims, from ``GET /api/v1/courses/:id`` (canvas/courses.py, the one route
    outside the five): a teacher token must have an enrolment that may manage assignments, a student
-   token must not, and the two students must be two users;
+   token must not, and the two students must be two users; the admin token must be able to act as
+   the student (``as_user_id``: 401 "Invalid as_user_id" otherwise);
 6. optional ids where cheap: ``other_ai_experience_id`` (reachable), ``course_sis_id`` (names the
    same course), ``feature_disabled_course_id`` (exists).
 
@@ -77,11 +78,11 @@ class _Probe:
             base_url=target.base_url, timeout=timeout, follow_redirects=False, headers={"Accept": "application/json"}
         )
 
-    def get(self, path: str, token: str | None) -> _Answer:
+    def get(self, path: str, token: str | None, params: dict[str, str] | None = None) -> _Answer:
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         self.sent += 1
         try:
-            response = self.client.get(path, headers=headers)
+            response = self.client.get(path, headers=headers, params=params)
         except httpx.HTTPError as exc:
             raise TargetUnreachable(
                 f"cannot reach the target at {self.target.base_url} ({type(exc).__name__}); check base_url in "
@@ -190,8 +191,8 @@ def _check_tokens(probe: _Probe, target: Target) -> list[str]:
     return members
 
 
-def _check_roles(probe: _Probe, target: Target, members: list[str]) -> str | None:
-    """The role each member key claims; returns the course's numeric id when Canvas said it."""
+def _check_roles(probe: _Probe, target: Target, members: list[str]) -> tuple[str | None, str | None]:
+    """The role each member key claims; returns the course's numeric id and the student's user id, if said."""
     users: dict[str, frozenset[str]] = {}
     course_id: str | None = None
     for key in members:
@@ -219,7 +220,20 @@ def _check_roles(probe: _Probe, target: Target, members: list[str]) -> str | Non
             f"{target.source}: tokens.other_student is the same user as tokens.student (user {min(same)}); "
             "give tokens.other_student the token of a second student of the course"
         )
-    return course_id
+    student_ids = sorted(users.get("student", frozenset()))
+    return course_id, student_ids[0] if len(student_ids) == 1 else None
+
+
+def _check_admin(probe: _Probe, target: Target, student_id: str | None) -> None:
+    """``tokens.admin`` must be able to masquerade (``as_user_id``) as the target's student."""
+    if target.tokens.admin is None or student_id is None:
+        return
+    answer = probe.get(target.path(), target.tokens.admin, {"as_user_id": student_id})
+    if answer.status == 401 and answer.body == bodies.INVALID_AS_USER_ID:
+        raise SetupError(
+            f"{target.source}: tokens.admin may not act as tokens.student's user {student_id} (401 Invalid "
+            "as_user_id); give tokens.admin the token of a user allowed to become other users, or remove it"
+        )
 
 
 def _check_optional_ids(probe: _Probe, target: Target, course_id: str | None) -> None:
@@ -263,7 +277,10 @@ def preflight(target: Target, *, timeout: float = 10.0) -> PreflightResult:
         _check_routes(probe, target)
         _check_course(probe, target)
         members = _check_tokens(probe, target)
-        course_id = _check_roles(probe, target, [k for k in ("student", "other_student", "teacher") if k in members])
+        course_id, student_id = _check_roles(
+            probe, target, [k for k in ("student", "other_student", "teacher") if k in members]
+        )
+        _check_admin(probe, target, student_id)
         _check_optional_ids(probe, target, course_id)
     finally:
         probe.client.close()
