@@ -2,7 +2,8 @@
 
     HarnessError                 exit 2 unless a subclass says otherwise
     ├── ConfigError              a target file, an option or an environment variable is wrong
-    ├── SetupError               the preflight: a token, an id or base_url of the target is wrong
+    │   ├── SetupError           the preflight: a token, an id or base_url of the target is wrong
+    │   └── AccountsInUse        another run or user acts on the target's test accounts meanwhile
     ├── SpecError                specs/openapi.yaml is missing or unreadable
     ├── TargetUnreachable        nothing answers at the target's base_url
     └── HarnessFailure           exit 3: the harness itself failed (a bug), never the target's fault
@@ -29,6 +30,14 @@ class ConfigError(HarnessError):
 
 class SetupError(ConfigError):
     """The target answered, but the target file is wrong: a refused token, a wrong role, an unknown id."""
+
+
+class AccountsInUse(ConfigError):
+    """Someone else (another run, a person) acts on the target's test accounts during the run.
+
+    Canvas keeps one active conversation per user: their creates close the run's conversations,
+    and every rule about them would fail for a reason that is not Canvas's.
+    """
 
 
 class SpecError(HarnessError):

@@ -39,7 +39,9 @@ from canvas_ai_harness.config import Target
 from canvas_ai_harness.crash import remember_secrets
 from canvas_ai_harness.errors import SetupError, TargetUnreachable
 
-__all__ = ["PreflightResult", "preflight"]
+__all__ = ["USER_AGENT", "PreflightResult", "preflight"]
+
+USER_AGENT: Final = "canvas-ai-harness-preflight"  # so that a Canvas's logs (and the tests) can tell these apart
 
 _NOT_A_TOKEN: Final = "canvas-ai-harness-preflight-not-a-token"
 _ROLE_OF: Final = {
@@ -75,7 +77,10 @@ class _Probe:
         self.where = target.source
         self.sent = 0
         self.client = httpx.Client(
-            base_url=target.base_url, timeout=timeout, follow_redirects=False, headers={"Accept": "application/json"}
+            base_url=target.base_url,
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
         )
 
     def get(self, path: str, token: str | None, params: dict[str, str] | None = None) -> _Answer:
