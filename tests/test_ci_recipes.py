@@ -19,6 +19,7 @@ import yaml
 
 from canvas_ai_harness.cli import cli, main
 from canvas_ai_harness.config import PLACEHOLDER_VARIABLES, load_target
+from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.mock import MockConfig, MockServer
 from canvas_ai_harness.mock.world import ADMIN_TOKEN, OTHER_STUDENT_TOKEN, OUTSIDER_TOKEN, STUDENT_TOKEN, TEACHER_TOKEN
 
@@ -195,7 +196,7 @@ def test_placeholder_template_holds_no_mock_token_or_id_and_loads_from_the_envir
     assert (target.base_url, target.course_id, target.ai_experience_id) == ("https://canvas.example.edu", "5", "9")
     assert target.token_vars["teacher"] == "CANVAS_TEACHER_TOKEN"
     assert target.tokens.admin is None  # commented out: optional
-    with pytest.raises(Exception, match=r"CANVAS_STUDENT_TOKEN\}, which is not set"):
+    with pytest.raises(ConfigError, match=r"\$\{CANVAS_STUDENT_TOKEN\} \(tokens.student\)"):
         load_target(path, env=env)
 
 

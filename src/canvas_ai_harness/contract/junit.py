@@ -108,7 +108,9 @@ def _case(suite: ET.Element, cls: str, name: str, seconds: float = 0.0) -> ET.El
 def _harness_errors(session: ContractSession) -> Iterable[tuple[str, str, str]]:
     """(name, message, kind) of everything that went wrong outside the checks."""
     for o in session.outcomes:
-        if o.outcome == "error" or (o.outcome == "failed" and not o.violation):
+        if o.outcome == "harness-error":  # a bug of the harness (exit 3): the traceback is in the report
+            yield o.nodeid, o.reason or "the harness itself failed", "HarnessFailure"
+        elif o.outcome == "error" or (o.outcome == "failed" and not o.violation):
             yield o.nodeid, o.reason or "the test ended in an error", "HarnessError"
     if session.unreachable:
         yield "target-reachable", verdict(session), "TargetUnreachable"
