@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from canvas_ai_harness import budgets
 from canvas_ai_harness.canvas import answers, bodies, routes
 from canvas_ai_harness.canvas.requests import MalformedRequest, read_params, request_token
 from canvas_ai_harness.proxy.observe import Exchange, answer_kind, answer_label, digest
@@ -59,6 +60,7 @@ _HOP_BY_HOP: Final = frozenset(
     }
 )
 _JSON: Final = [(b"content-type", b"application/json; charset=utf-8")]
+TOO_LARGE: Final = "413 body too large (not forwarded)"  # the report's answer for a body over the budget
 
 
 @dataclass(slots=True, frozen=True)
@@ -72,6 +74,10 @@ class ProxyConfig:
     timeout_s: float = 120.0
     max_connections: int = 200
     secrets: tuple[str, ...] = ()
+    max_body_bytes: int = budgets.PROXY_BODY_BYTES  # larger request bodies: the proxy answers 413, forwards nothing
+    max_header_bytes: int = budgets.DEFAULT_HEADER_BYTES  # a request's line and headers; past it 431
+    read_timeout_s: float = budgets.DEFAULT_READ_TIMEOUT_S  # for a request's head and body to arrive; past it 408
+    max_idle_connections: int | None = None  # idle or incomplete connections; None: default_idle_connections()
 
 
 class Proxy:
@@ -129,11 +135,16 @@ class Proxy:
         started = time.monotonic()
         self._seq += 1
         seq = self._seq
-        body = await _read_body(receive)
         method: str = scope["method"]
         query = scope["query_string"].decode("latin-1")
         headers = _header_dict(scope["headers"])
-        operation, problems = self.validator.validate_request(method, scope["path"], query, headers, body)
+        read = await _read_body(headers, receive, self.config.max_body_bytes)
+        too_large = read is None  # then not read whole, not checked, not forwarded: answered 413 below
+        body = read or b""
+        operation: Operation | None = None
+        problems: list[Violation] = []
+        if not too_large:
+            operation, problems = self.validator.validate_request(method, scope["path"], query, headers, body)
         client = self._client_label(headers, query, body)
         path = self.redactor(scope["raw_path"].decode("latin-1") + (f"?{query}" if query else ""))
         if problems:
@@ -143,7 +154,10 @@ class Proxy:
         response_problems: list[Violation] = []
         created_id: str | None = None
         kind: str | None = None
-        if problems and self.config.strict:
+        if too_large:
+            answer = TOO_LARGE
+            out_status, out_headers, out_body = _too_large(self.config.max_body_bytes)
+        elif problems and self.config.strict:
             answer = "rejected"
             out_status, out_headers, out_body = 400, _JSON, _rejection(problems)
         else:
@@ -244,16 +258,33 @@ class Proxy:
         return label
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(headers: dict[str, str], receive: Receive, limit: int) -> bytes | None:
+    """The request body, or ``None`` when it is longer than ``limit`` bytes (then read no further)."""
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def _too_large(limit: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The proxy's own 413: the body is over its budget and was neither read whole nor forwarded."""
+    message = f"canvas-ai-harness proxy: the request body is over {limit} bytes (--max-body-bytes); not forwarded"
+    body = json.dumps({"error": message}).encode()
+    # The server discards the rest of the body as it arrives (within the read timeout), never holding it.
+    return 413, [*_JSON, (b"content-length", str(len(body)).encode())], body
 
 
 def _end_to_end(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
