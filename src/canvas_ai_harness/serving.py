@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -53,6 +54,8 @@ def _answer(status: int, reason: str, message: str) -> bytes:
     return head.encode("ascii") + body
 
 
+_REFUSALS = logging.getLogger("canvas_ai_harness.serving.refusals")
+_REFUSALS.disabled = True
 _TOO_LARGE = _answer(431, "Request Header Fields Too Large", "Request header fields too large.")
 _TIMEOUT = _answer(408, "Request Timeout", "Request not received in time.")
 
@@ -160,7 +163,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes += size
         if self._head_bytes > self.limits.max_header_bytes:
             self._refused = True
-            raise _HeadTooLarge  # httptools stops parsing and raises an HttpParserError
+            # httptools stops parsing and raises an HttpParserError; uvicorn would log it as an
+            # "Invalid HTTP request", which it is not: send_400_response answers 431 instead.
+            self.logger = _REFUSALS
+            raise _HeadTooLarge
 
     def send_400_response(self, msg: str) -> None:
         if self._refused:  # the parser error came from _count
