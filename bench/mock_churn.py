@@ -80,7 +80,8 @@ def _worker(url: str, stop: threading.Event, counts: Counts, args: argparse.Name
                 counts.add(created.status_code)
                 cid = created.json().get("id")
                 for _ in range(args.posts):
-                    text = long_text if rng.randrange(args.long_every) == 0 else SHORT
+                    long = args.long_every > 0 and rng.randrange(args.long_every) == 0
+                    text = long_text if long else SHORT
                     posted = http.post(f"{BASE}/{cid}/messages", json={"message": text}, headers=headers)
                     counts.add(posted.status_code)
                 counts.add(http.delete(f"{BASE}/{cid}", headers=headers).status_code)
@@ -108,10 +109,14 @@ def churn(url: str, mock: psutil.Process, args: argparse.Namespace) -> None:
     threads = [
         threading.Thread(target=_worker, args=(url, stop, counts, args, n), daemon=True) for n in range(args.workers)
     ]
-    print(f"churn: {args.workers} workers, {args.posts} posts per conversation, 1 in {args.long_every} of "
-          f"{args.long_kib} KiB, a new student every {args.new_students_every} conversations, {args.duration:g} s")
-    print(f"{'t (s)':>6} {'RSS (MiB)':>10} {'stored (MiB)':>13} {'conversations':>14} {'evicted':>9} "
-          f"{'students':>9} {'requests':>9}")
+    print(
+        f"churn: {args.workers} workers, {args.posts} posts per conversation, 1 in {args.long_every} of "
+        f"{args.long_kib} KiB, a new student every {args.new_students_every} conversations, {args.duration:g} s"
+    )
+    print(
+        f"{'t (s)':>6} {'RSS (MiB)':>10} {'stored (MiB)':>13} {'conversations':>14} {'evicted':>9} "
+        f"{'students':>9} {'requests':>9}"
+    )
     started = time.monotonic()
     for thread in threads:
         thread.start()
@@ -119,9 +124,12 @@ def churn(url: str, mock: psutil.Process, args: argparse.Namespace) -> None:
         while True:
             elapsed = time.monotonic() - started
             stats = http.get("/__harness__/stats").json()
-            print(f"{elapsed:6.0f} {_mib(mock):10.1f} {stats['stored_bytes'] / 2**20:13.1f} "
-                  f"{stats['conversations']:14,} {stats['evicted']:9,} {stats['students_added']:9,} "
-                  f"{counts.requests:9,}", flush=True)
+            print(
+                f"{elapsed:6.0f} {_mib(mock):10.1f} {stats['stored_bytes'] / 2**20:13.1f} "
+                f"{stats['conversations']:14,} {stats['evicted']:9,} {stats['students_added']:9,} "
+                f"{counts.requests:9,}",
+                flush=True,
+            )
             if elapsed >= args.duration:
                 break
             time.sleep(min(args.sample, max(0.0, args.duration - elapsed)))
@@ -148,8 +156,10 @@ def header_flood(host: str, port: int, mock: psutil.Process, mib: int) -> None:
             answer += sock.recv(200).split(b"\r\n")[0]
         except OSError as exc:
             answer += f"no answer ({type(exc).__name__})".encode()
-    print(f"header flood: {sent / 2**20:.2f} of {mib} MiB sent on one connection; RSS {before:.1f} -> "
-          f"{_mib(mock):.1f} MiB; the mock: {answer.decode('latin-1')}")
+    print(
+        f"header flood: {sent / 2**20:.2f} of {mib} MiB sent on one connection; RSS {before:.1f} -> "
+        f"{_mib(mock):.1f} MiB; the mock: {answer.decode('latin-1')}"
+    )
 
 
 def slowloris(host: str, port: int) -> None:
@@ -176,8 +186,10 @@ def idle_flood(url: str, host: str, port: int, mock: psutil.Process, count: int)
         with httpx.Client(base_url=url, timeout=60) as http:
             status = http.get(BASE, headers={"Authorization": "Bearer mock-student-token"}).status_code
         open_now = len(mock.net_connections(kind="tcp"))
-        print(f"idle connections: {count:,} opened, none sends; a new client then got {status}; the mock holds "
-              f"{open_now:,} TCP sockets; RSS {before:.1f} -> {_mib(mock):.1f} MiB")
+        print(
+            f"idle connections: {count:,} opened, none sends; a new client then got {status}; the mock holds "
+            f"{open_now:,} TCP sockets; RSS {before:.1f} -> {_mib(mock):.1f} MiB"
+        )
     finally:
         for sock in sockets:
             sock.close()
@@ -189,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between RSS samples")
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--posts", type=int, default=4, help="messages posted into each conversation")
-    parser.add_argument("--long-every", type=int, default=8, help="one post in N is long")
+    parser.add_argument("--long-every", type=int, default=8, help="one post in N is long (0: none)")
     parser.add_argument("--long-kib", type=int, default=256, help="a long message's size")
     parser.add_argument("--new-students-every", type=int, default=5, help="conversations per student")
     parser.add_argument("--no-abuse", action="store_true", help="skip the flood, slowloris and idle figures")
@@ -197,8 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=int, default=5_000, help="idle connections to open")
     args = parser.parse_args(argv)
 
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs; "
-          f"Python {sys.version.split()[0]}")
+    print(
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs; "
+        f"Python {sys.version.split()[0]}"
+    )
     process, url = _start_mock()
     try:
         mock = psutil.Process(process.pid)

@@ -21,9 +21,9 @@ STUDENT = {"Authorization": "Bearer mock-student-token", "Content-Type": "applic
 
 @pytest.fixture(scope="module")
 def small_proxy(scripted_server: tuple[Scripted, str, ProxyServer]) -> Iterator[tuple[Scripted, ProxyServer]]:
-    """A proxy with a 1 KiB body budget in front of the scripted upstream."""
+    """A proxy with a 1 KiB body budget in front of the scripted upstream; it drops unsent bodies after 1 s."""
     upstream, url, _ = scripted_server
-    proxy = ProxyServer(ProxyConfig(url, max_body_bytes=1024)).start()
+    proxy = ProxyServer(ProxyConfig(url, max_body_bytes=1024, read_timeout_s=1.0)).start()
     yield upstream, proxy
     proxy.stop()
 

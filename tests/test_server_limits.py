@@ -64,6 +64,27 @@ def test_a_header_flood_is_answered_431_and_closed(tight_mock: MockServer) -> No
         assert http.get(BASE, headers=STUDENT).status_code == 200
 
 
+def test_one_header_that_never_ends_is_answered_431(tight_mock: MockServer) -> None:
+    # httptools keeps a header whole until it ends: the budget must count the bytes as they come.
+    with _connect(tight_mock) as sock:
+        sock.sendall(b"GET " + BASE.encode() + b" HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+        try:
+            for _ in range(200):  # 200 KB of one header's value, never terminated
+                sock.sendall(b"a" * 1000)
+        except OSError:
+            pass
+        data = _read_all(sock)
+    assert _status(data) in (431, 0)
+
+
+def test_bodies_larger_than_the_head_budget_are_read(tight_mock: MockServer) -> None:
+    with httpx.Client(base_url=tight_mock.url, timeout=HANG_BOUND) as http:
+        cid = http.post(BASE, headers=STUDENT).json()["id"]
+        for size in (5_000, 100_000):  # the head budget is 4096 bytes
+            posted = http.post(f"{BASE}/{cid}/messages", json={"message": "m" * size}, headers=STUDENT)
+            assert posted.status_code == 200
+
+
 def test_a_head_within_the_budget_is_served(tight_mock: MockServer) -> None:
     headers = {**STUDENT, "X-Padding": "p" * 3000}
     with httpx.Client(base_url=tight_mock.url, timeout=HANG_BOUND) as http:

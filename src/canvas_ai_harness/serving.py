@@ -54,14 +54,15 @@ def _answer(status: int, reason: str, message: str) -> bytes:
     return head.encode("ascii") + body
 
 
-_REFUSALS = logging.getLogger("canvas_ai_harness.serving.refusals")
-_REFUSALS.disabled = True
 _TOO_LARGE = _answer(431, "Request Header Fields Too Large", "Request header fields too large.")
 _TIMEOUT = _answer(408, "Request Timeout", "Request not received in time.")
+# A logger outside logging's tree (so that no logging configuration re-enables it) that drops everything.
+_QUIET = logging.Logger("canvas_ai_harness.serving.refused", logging.CRITICAL + 1)
+_QUIET.addHandler(logging.NullHandler())
 
 
-class _HeadTooLarge(Exception):
-    """Raised inside the parser's callback to stop parsing a head over the budget."""
+class _Refused(Exception):
+    """Raised in a parser callback to stop parsing a request already answered."""
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -73,7 +74,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes of the current request's head received so far
+        self._parsed_head = 0  # the same, as the parser reports its line and headers
+        self._in_head = True
+        self._crossed = False  # a head or a message ended in the bytes being parsed
         self._refused = False
         self._deadline: asyncio.TimerHandle | None = None
 
@@ -143,40 +147,50 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     # -- parser callbacks ---------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
         if self._refused:
-            return
+            return  # answered 431; what still comes is dropped
+        self._crossed = False
         super().data_received(data)
+        if self._in_head and not self._crossed and not self.transport.is_closing():
+            # No head or message ended in these bytes and a head is incomplete: they were all head.
+            # httptools keeps a header's name and value whole until it ends, so the count is
+            # taken here, on the bytes received (a never-ending header never reaches on_header).
+            self._head_bytes += len(data)
+            if self._head_bytes > self.limits.max_header_bytes:
+                self._refused = True
+                self._linger(_TOO_LARGE)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._head_bytes = 0
-        self._wait()
+        self._parsed_head = 0
+        self._wait()  # the deadline runs from a request's first byte (or from the connection)
 
     def on_url(self, url: bytes) -> None:
-        self._count(len(url))
+        self._parsed_head += len(url)
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
+        self._parsed_head += len(name) + len(value) + 4
         super().on_header(name, value)
 
-    def _count(self, size: int) -> None:
-        self._head_bytes += size
-        if self._head_bytes > self.limits.max_header_bytes:
+    def on_headers_complete(self) -> None:
+        self._in_head, self._crossed = False, True
+        if self._parsed_head > self.limits.max_header_bytes:  # a head over the budget that came in one piece
             self._refused = True
-            # httptools stops parsing and raises an HttpParserError; uvicorn would log it as an
-            # "Invalid HTTP request", which it is not: send_400_response answers 431 instead.
-            self.logger = _REFUSALS
-            raise _HeadTooLarge
+            self._linger(_TOO_LARGE)
+            # Stop the parser: httptools raises an HttpParserError, which uvicorn would log as an
+            # invalid request and answer 400; the 431 is already out (see send_400_response).
+            self.logger = _QUIET
+            raise _Refused
+        super().on_headers_complete()
 
     def send_400_response(self, msg: str) -> None:
-        if self._refused:  # the parser error came from _count
-            self._linger(_TOO_LARGE)
-        else:
+        if not self._refused:
             super().send_400_response(msg)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._stop_waiting()
+        self._in_head, self._head_bytes, self._crossed = True, 0, True  # what follows is the next request's head
 
     def on_response_complete(self) -> None:
         super().on_response_complete()

@@ -4,7 +4,10 @@
 pooled ``httpx.AsyncClient`` and sends the upstream's status, headers and body back unchanged
 (hop-by-hop headers aside: they describe a connection, not the message). Bodies are small
 JSON documents, so nothing is streamed: buffering keeps the checks simple and costs nothing
-measurable. With ``strict``, a request that breaks the spec is answered 400 with a JSON body
+measurable, and it is bounded: a body over ``max_body_bytes`` is not read whole but answered 413
+by the proxy itself and not forwarded (the server drops the rest as it arrives). A body within
+the budget is forwarded whole, so a Canvas that finds it too large answers with its own 413.
+With ``strict``, a request that breaks the spec is answered 400 with a JSON body
 naming each violation and is not forwarded.
 
 ``create_app()`` wraps the proxy in Starlette for two local routes (``/__proxy__/health`` and
