@@ -105,3 +105,14 @@ def test_the_upstreams_413_for_a_chunked_body_reaches_the_client() -> None:
         big = iter([b'{"message": "', b"y" * 300_000, b'"}'])
         response = http.post(f"{BASE}/{cid}/messages", content=big, headers=STUDENT)
     assert response.status_code == 413
+
+
+def test_a_body_that_stops_arriving_is_answered_408_and_never_forwarded(small: tuple[Scripted, ProxyServer]) -> None:
+    upstream, proxy = small
+    with socket.create_connection((proxy.host, proxy.port), timeout=HANG_BOUND) as sock:
+        head = f"POST {BASE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+        sock.sendall(head.encode() + b'{"mess')  # 6 of 100 bytes, then nothing
+        data = _read_all(sock)
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert upstream.received == []  # a truncated request never reaches Canvas
+    assert proxy.report.to_dict()["answers_met"] == {"client left mid-body (not forwarded)": 1}

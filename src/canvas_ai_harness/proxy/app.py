@@ -64,6 +64,8 @@ _HOP_BY_HOP: Final = frozenset(
 )
 _JSON: Final = [(b"content-type", b"application/json; charset=utf-8")]
 TOO_LARGE: Final = "413 body too large (not forwarded)"  # the report's answer for a body over the budget
+CLIENT_LEFT: Final = "client left mid-body (not forwarded)"  # a truncated request is never forwarded
+_LEFT: Final = b"<client left>"  # _read_body's answer for it (compared by identity)
 
 
 @dataclass(slots=True, frozen=True)
@@ -142,11 +144,12 @@ class Proxy:
         query = scope["query_string"].decode("latin-1")
         headers = _header_dict(scope["headers"])
         read = await _read_body(headers, receive, self.config.max_body_bytes)
-        too_large = read is None  # then not read whole, not checked, not forwarded: answered 413 below
-        body = read or b""
+        # Not read whole (over the budget, or the client left mid-body): not checked, not forwarded.
+        too_large, left = read is None, read is _LEFT
+        body = b"" if too_large or left else read or b""
         operation: Operation | None = None
         problems: list[Violation] = []
-        if not too_large:
+        if not (too_large or left):
             operation, problems = self.validator.validate_request(method, scope["path"], query, headers, body)
         client = self._client_label(headers, query, body)
         path = self.redactor(scope["raw_path"].decode("latin-1") + (f"?{query}" if query else ""))
@@ -160,6 +163,9 @@ class Proxy:
         if too_large:
             answer = TOO_LARGE
             out_status, out_headers, out_body = _too_large(self.config.max_body_bytes)
+        elif left:  # nobody to answer: the server drops what is sent
+            answer = CLIENT_LEFT
+            out_status, out_headers, out_body = 400, _JSON, b"{}"
         elif problems and self.config.strict:
             answer = "rejected"
             out_status, out_headers, out_body = 400, _JSON, _rejection(problems)
@@ -262,7 +268,8 @@ class Proxy:
 
 
 async def _read_body(headers: dict[str, str], receive: Receive, limit: int) -> bytes | None:
-    """The request body, or ``None`` when it is longer than ``limit`` bytes (then read no further)."""
+    """The request body; ``None`` when it is longer than ``limit`` bytes (then read no further);
+    ``_LEFT`` when the client left (or was timed out) before sending all of it."""
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return None
@@ -270,6 +277,8 @@ async def _read_body(headers: dict[str, str], receive: Receive, limit: int) -> b
     size = 0
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            return _LEFT
         if message["type"] != "http.request":
             break
         chunk: bytes = message.get("body", b"")
