@@ -7,8 +7,9 @@ JSON documents, so nothing is streamed: buffering keeps the checks simple and co
 measurable, and it is bounded: a body over ``max_body_bytes`` is not read whole but answered 413
 by the proxy itself and not forwarded (the server drops the rest as it arrives). A body within
 the budget is forwarded whole, so a Canvas that finds it too large answers with its own 413.
-With ``strict``, a request that breaks the spec is answered 400 with a JSON body
-naming each violation and is not forwarded.
+A client that leaves mid-body (or is timed out) gets nothing forwarded. With ``strict``, a
+request that breaks the spec is answered 400 with a JSON body naming each violation and is not
+forwarded.
 
 ``create_app()`` wraps the proxy in Starlette for two local routes (``/__proxy__/health`` and
 ``/__proxy__/report``, the live report) and for the lifespan that writes the report when the
@@ -17,6 +18,7 @@ server stops, however it stops.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -26,7 +28,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 import httpx
 from starlette.applications import Starlette
@@ -37,17 +38,35 @@ from starlette.types import Receive, Scope, Send
 
 from canvas_ai_harness import budgets
 from canvas_ai_harness.canvas import answers, bodies, routes
-from canvas_ai_harness.canvas.requests import MalformedRequest, read_params, request_token
-from canvas_ai_harness.proxy.observe import Exchange, answer_kind, answer_label, digest
+from canvas_ai_harness.canvas.requests import (
+    MalformedRequest,
+    bearer_token,
+    read_params,
+    request_token,
+    request_tokens,
+)
+from canvas_ai_harness.proxy.intake import CLIENT_LEFT, LEFT, TOO_LARGE, read_body, too_large_answer
+from canvas_ai_harness.proxy.observe import (
+    REFUSED,
+    RESET,
+    STOPPED_WAITING,
+    TIMEOUT,
+    UPSTREAM_ERROR,
+    Exchange,
+    answer_kind,
+    answer_label,
+    digest,
+)
 from canvas_ai_harness.proxy.report import ConformanceReport, write_report
 from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.validation import Operation, SpecValidator, Violation
 
-__all__ = ["CONTROL_PREFIX", "Proxy", "ProxyConfig", "create_app"]
+__all__ = ["CONTROL_PREFIX", "DEFAULT_UPSTREAM_TIMEOUT_S", "Proxy", "ProxyConfig", "create_app", "upstream_failure"]
 
 log = logging.getLogger("canvas_ai_harness.proxy")
 
 CONTROL_PREFIX: Final = "/__proxy__"
+DEFAULT_UPSTREAM_TIMEOUT_S: Final = 60.0  # an AI call takes seconds; a minute without an answer is a hang
 # RFC 9110 section 7.6.1: these describe one connection and are never forwarded.
 _HOP_BY_HOP: Final = frozenset(
     {
@@ -62,10 +81,8 @@ _HOP_BY_HOP: Final = frozenset(
         b"upgrade",
     }
 )
+_SETTLE_S: Final = 1.0  # at the stop, how long cancelled requests get to record themselves
 _JSON: Final = [(b"content-type", b"application/json; charset=utf-8")]
-TOO_LARGE: Final = "413 body too large (not forwarded)"  # the report's answer for a body over the budget
-CLIENT_LEFT: Final = "client left mid-body (not forwarded)"  # a truncated request is never forwarded
-_LEFT: Final = b"<client left>"  # _read_body's answer for it (compared by identity)
 
 
 @dataclass(slots=True, frozen=True)
@@ -76,7 +93,7 @@ class ProxyConfig:
     strict: bool = False
     max_requests: int | None = None
     report_path: Path | None = None
-    timeout_s: float = 120.0
+    timeout_s: float = DEFAULT_UPSTREAM_TIMEOUT_S  # how long to wait for the upstream (--upstream-timeout)
     max_connections: int = 200
     secrets: tuple[str, ...] = ()
     max_body_bytes: int = budgets.PROXY_BODY_BYTES  # larger request bodies: the proxy answers 413, forwards nothing
@@ -105,6 +122,7 @@ class Proxy:
         self._client: httpx.AsyncClient | None = None
         self._clients: dict[str, str] = {}  # token -> "client-N"; never written anywhere
         self._seq = 0
+        self._waiting = 0  # requests waiting for the upstream
 
     # -- lifecycle ----------------------------------------------------------------------------
     def reset(self) -> None:
@@ -125,7 +143,14 @@ class Proxy:
         return self._client
 
     async def aclose(self) -> None:
-        """Close the upstream connections, finish the report and write it if a path was given."""
+        """Close the upstream connections, finish the report and write it if a path was given.
+
+        Requests the server cancelled at its stop (still waiting for the upstream) are counted
+        first: they get a moment to record themselves as ``stopped-waiting``.
+        """
+        deadline = time.monotonic() + _SETTLE_S
+        while self._waiting and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -143,75 +168,93 @@ class Proxy:
         method: str = scope["method"]
         query = scope["query_string"].decode("latin-1")
         headers = _header_dict(scope["headers"])
-        read = await _read_body(headers, receive, self.config.max_body_bytes)
+        read = await read_body(headers, receive, self.config.max_body_bytes)
         # Not read whole (over the budget, or the client left mid-body): not checked, not forwarded.
-        too_large, left = read is None, read is _LEFT
-        body = b"" if too_large or left else read or b""
+        too_large, left = read is None, read is LEFT
+        body = b"" if read is None or left else read
+        client = self._client_label(headers, query, body)  # learns its tokens: before anything is written
         operation: Operation | None = None
         problems: list[Violation] = []
         if not (too_large or left):
             operation, problems = self.validator.validate_request(method, scope["path"], query, headers, body)
-        client = self._client_label(headers, query, body)
         path = self.redactor(scope["raw_path"].decode("latin-1") + (f"?{query}" if query else ""))
         if problems:
             log.warning("#%d %s %s: %s", seq, method, path, self.redactor("; ".join(map(str, problems))))
 
-        status: int | None = None
-        response_problems: list[Violation] = []
-        created_id: str | None = None
-        kind: str | None = None
+        params = operation.path_params if operation is not None else {}
+
+        def account(
+            status: int | None,
+            answer: str,
+            kind: str | None = None,
+            response_problems: list[Violation] | None = None,
+            created_id: str | None = None,
+            failure: str | None = None,
+        ) -> None:
+            experience = f"{params['course_id']}/{params['ai_experience_id']}" if "ai_experience_id" in params else None
+            exchange = Exchange(
+                seq=seq,
+                client=client,
+                method=method,
+                path=path,
+                operation_id=operation.operation_id if operation is not None else None,
+                conversation_id=params.get("id"),
+                experience=experience,
+                body_digest=digest(body),
+                started=started,
+                finished=time.monotonic(),
+                status=status,
+                answer=answer,
+                kind=kind,
+                request_violations=tuple(problems),
+                response_violations=tuple(response_problems or ()),
+                upstream_failure=failure,
+            )
+            self.report.add(exchange, created_id)
+
         if too_large:
-            answer = TOO_LARGE
-            out_status, out_headers, out_body = _too_large(self.config.max_body_bytes)
-        elif left:  # nobody to answer: the server drops what is sent
-            answer = CLIENT_LEFT
-            out_status, out_headers, out_body = 400, _JSON, b"{}"
+            await _send(send, *too_large_answer(self.config.max_body_bytes))
+            account(None, TOO_LARGE)
+        elif left:  # nobody to answer
+            account(None, CLIENT_LEFT)
         elif problems and self.config.strict:
-            answer = "rejected"
-            out_status, out_headers, out_body = 400, _JSON, _rejection(problems)
+            await _send(send, 400, _JSON, _rejection(problems))
+            account(None, "rejected")
         else:
+            self._waiting += 1
             try:
-                out_status, out_headers, out_body = await self._forward(scope, method, body)
+                try:
+                    out_status, out_headers, out_body = await self._forward(scope, method, body)
+                finally:
+                    self._waiting -= 1  # and, in the same step, the handler below records how it ended
             except httpx.HTTPError as exc:
-                answer = "upstream error"
-                message = f"canvas-ai-harness proxy: no answer from {self.config.upstream}: {type(exc).__name__}"
-                out_status, out_headers, out_body = 502, _JSON, json.dumps({"error": message}).encode()
+                failure = upstream_failure(exc)
+                message = (
+                    f"canvas-ai-harness proxy: no answer from {self.config.upstream}: {failure} ({type(exc).__name__})"
+                )
+                log.warning("#%d %s %s: the upstream failed: %s (%s)", seq, method, path, failure, type(exc).__name__)
+                await _send(send, 502, _JSON, json.dumps({"error": message}).encode())
+                account(None, UPSTREAM_ERROR, failure=failure)
+            except asyncio.CancelledError:  # the proxy is stopping while the upstream has not answered
+                account(None, UPSTREAM_ERROR, failure=STOPPED_WAITING)
+                message = "canvas-ai-harness proxy: stopped before the upstream answered"
+                with contextlib.suppress(Exception):  # the client may be gone: the task ends here either way
+                    await _send(send, 502, _JSON, json.dumps({"error": message}).encode())
+                return
             else:
-                status = out_status
                 lower = _header_dict(out_headers)
                 decoded = _decoded_body(lower, out_body)
                 readable = out_body if decoded is None else decoded
                 kind = answer_kind(out_status, lower, readable)
-                answer = answer_label(out_status, kind, readable)
+                response_problems: list[Violation] = []
+                created_id: str | None = None
                 if operation is not None:
                     string_ids = bodies.CANVAS_STRING_IDS in headers.get("accept", "")
                     response_problems = self._check_response(operation, out_status, out_headers, decoded, string_ids)
                     if operation.operation_id == routes.CREATE and kind == answers.OK:
                         created_id = _conversation_id(decoded)
-
-        await send({"type": "http.response.start", "status": out_status, "headers": out_headers})
-        await send({"type": "http.response.body", "body": out_body})
-
-        params = operation.path_params if operation is not None else {}
-        experience = f"{params['course_id']}/{params['ai_experience_id']}" if "ai_experience_id" in params else None
-        exchange = Exchange(
-            seq=seq,
-            client=client,
-            method=method,
-            path=path,
-            operation_id=operation.operation_id if operation is not None else None,
-            conversation_id=params.get("id"),
-            experience=experience,
-            body_digest=digest(body),
-            started=started,
-            finished=time.monotonic(),
-            status=status,
-            answer=answer,
-            kind=kind,
-            request_violations=tuple(problems),
-            response_violations=tuple(response_problems),
-        )
-        self.report.add(exchange, created_id)
+                await _send(send, out_status, out_headers, out_body)
+                account(out_status, answer_label(out_status, kind, readable), kind, response_problems, created_id)
         limit = self.config.max_requests
         if limit is not None and self.report.requests >= limit and self._on_limit is not None:
             self._on_limit()
@@ -250,53 +293,38 @@ class Proxy:
         return validator.validate_response(operation.operation_id, status, _header_dict(headers), body)
 
     def _client_label(self, headers: dict[str, str], query: str, body: bytes) -> str:
-        """A stable label per token; the token itself stays in memory only, for redaction."""
-        params: dict[str, Any] = {}
-        if "access_token" in query or b"access_token" in body:  # parse only when it may be there
-            try:
-                params = read_params(query, headers.get("content-type"), body)
-            except MalformedRequest:
-                params = dict(parse_qsl(query))
-        token = request_token(headers, params)
-        if not token:
+        """A stable label per token; the token itself stays in memory only, for redaction.
+
+        Every token the request carries is learned (``canvas.requests.request_tokens``) before
+        anything about the request is written; the label is that of the token Canvas reads.
+        """
+        tokens = request_tokens(headers, query, headers.get("content-type"), body)
+        for token in tokens:
+            self.redactor.add(token)
+        if not tokens:
             return "anonymous"
+        token = bearer_token(headers) or tokens[0]
+        if len(tokens) > 1 and bearer_token(headers) is None:  # Canvas reads the body's over the query's
+            with contextlib.suppress(MalformedRequest):
+                token = request_token(headers, read_params(query, headers.get("content-type"), body)) or token
         label = self._clients.get(token)
         if label is None:
             label = self._clients[token] = f"client-{len(self._clients) + 1}"
-            self.redactor.add(token)
         return label
 
 
-async def _read_body(headers: dict[str, str], receive: Receive, limit: int) -> bytes | None:
-    """The request body; ``None`` when it is longer than ``limit`` bytes (then read no further);
-    ``_LEFT`` when the client left (or was timed out) before sending all of it."""
-    declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return _LEFT
-        if message["type"] != "http.request":
-            break
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
-def _too_large(limit: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """The proxy's own 413: the body is over its budget and was neither read whole nor forwarded."""
-    message = f"canvas-ai-harness proxy: the request body is over {limit} bytes (--max-body-bytes); not forwarded"
-    body = json.dumps({"error": message}).encode()
-    # The server discards the rest of the body as it arrives (within the read timeout), never holding it.
-    return 413, [*_JSON, (b"content-length", str(len(body)).encode())], body
+def upstream_failure(exc: httpx.HTTPError) -> str:
+    """How the upstream failed to answer: ``refused``, ``timeout`` or ``reset`` (the connection broke)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return TIMEOUT
+    if isinstance(exc, httpx.ConnectError):
+        return REFUSED
+    return RESET
 
 
 def _end_to_end(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
