@@ -36,7 +36,7 @@ TOKENS = {
 
 
 def _load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((RECIPES / name).read_text(encoding="utf-8"))
+    data: dict[Any, Any] = yaml.safe_load((RECIPES / name).read_text(encoding="utf-8"))
     if True in data:  # YAML 1.1 reads the key "on" as a boolean; GitHub reads it as "on"
         data["on"] = data.pop(True)
     return data
@@ -120,13 +120,15 @@ def _commands(name: str) -> list[tuple[str, str]]:
     return found
 
 
-@pytest.fixture
-def two_canvases() -> Iterator[dict[str, MockServer]]:
+@pytest.fixture(params=[None, "outsider-gets-404"], ids=["staging-faithful", "staging-broken"])
+def two_canvases(request: pytest.FixtureRequest) -> Iterator[tuple[dict[str, MockServer], bool]]:
+    """Production, and staging after the upgrade: faithful, or with a planted fault (True)."""
+    faults = frozenset({request.param} if request.param else ())
     servers = {
         "canvas-production": MockServer(MockConfig(seed=1)).start(),
-        "canvas-staging": MockServer(MockConfig(seed=2)).start(),
+        "canvas-staging": MockServer(MockConfig(seed=2, faults=faults)).start(),
     }
-    yield servers
+    yield servers, bool(faults)
     for server in servers.values():
         server.stop()
 
@@ -140,7 +142,7 @@ def _needs_snapshot_and_diff(commands: list[tuple[str, str]]) -> None:
 @pytest.mark.parametrize("name", [*GITHUB, GITLAB])
 def test_recipe_commands_run_in_order_against_two_mocks(
     name: str,
-    two_canvases: dict[str, MockServer],
+    two_canvases: tuple[dict[str, MockServer], bool],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -155,9 +157,11 @@ def test_recipe_commands_run_in_order_against_two_mocks(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     monkeypatch.setenv("CANVAS_AI_TARGET", "ci/canvas-target.toml")
     monkeypatch.setenv("CANVAS_AI_MAX_EXAMPLES", "2")  # a short run: the commands are under test, not Canvas
-    exits = []
+    servers, broken = two_canvases
+    exits, expected = [], []
     for environment, command in commands:
-        server = two_canvases[environment]
+        expected.append(1 if broken and environment == "canvas-staging" else 0)  # the gate stops the rollout
+        server = servers[environment]
         target = server.target()
         for name_, value in {
             "CANVAS_BASE_URL": server.url,
@@ -170,17 +174,18 @@ def test_recipe_commands_run_in_order_against_two_mocks(
         exits.append(main(shlex.split(command)[1:]))
     out = capsys.readouterr()
 
-    assert exits == [0] * len(commands), (commands, exits, out.err[-2000:])
+    assert exits == expected, (commands, exits, out.err[-2000:])
     junit = ET.parse(tmp_path / "reports" / "contract-junit.xml").getroot()
-    assert junit.tag == "testsuites" and junit.get("failures") == "0"
+    failed = [c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None]
+    assert junit.tag == "testsuites" and failed == (["outsider-403"] if broken else [])
     if any(" diff " in f" {c} " for _, c in commands):
         assert (tmp_path / "canvas-snapshot.json").is_file()
         assert any((tmp_path / "reports" / "diff").iterdir())
         if name in GITHUB:
             assert summary.read_text(encoding="utf-8").strip()  # diff's Markdown on the job's page
-    written = [out.out, out.err, *(p.read_text("utf-8") for p in tmp_path.rglob("*") if p.is_file())]
+    written = [out.out.encode(), out.err.encode(), *(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())]
     for token in TOKENS.values():
-        assert not [text for text in written if token in text], token
+        assert not [data for data in written if token.encode() in data], token
 
 
 def test_placeholder_template_holds_no_mock_token_or_id_and_loads_from_the_environment(tmp_path: Path) -> None:
