@@ -73,10 +73,13 @@ class Identity:
         return cls(str(key), str(token), str(role), None if as_user_id is None else str(as_user_id))
 
 
-def read_identity_csv(path: Path, admin_token: str | None) -> list[Identity]:
+def read_identity_csv(path: Path, admin_token: str | None, teacher_token: str | None = None) -> list[Identity]:
     """Read ``--students``: a header row with ``token`` or ``user_id`` (and optionally ``role``).
 
-    Rows with a ``user_id`` and no token masquerade through the target's admin token.
+    Rows with a ``user_id`` and no token masquerade through the target's admin token. Each
+    Canvas user once: a token twice (whatever its ``user_id``) or a user id twice (by token or
+    masquerading) is refused, and so is a student row with the target's teacher token
+    (``teacher_token``), which the run's teacher would act as at the same time.
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -91,7 +94,7 @@ def read_identity_csv(path: Path, admin_token: str | None) -> list[Identity]:
             f"--students {path}: the first row must name a 'token' or 'user_id' column (found: {', '.join(columns)})"
         )
     identities: list[Identity] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # what makes an identity (its token, its user id) -> the line it was on
     for line, row in enumerate(reader, start=2):
         cells = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
         token, user_id, role = cells.get("token", ""), cells.get("user_id", ""), cells.get("role", "") or "student"
@@ -108,13 +111,32 @@ def read_identity_csv(path: Path, admin_token: str | None) -> list[Identity]:
             )
         else:
             identity = Identity.masquerading(admin_token, user_id, role)
-        if identity.key in seen:
-            raise ConfigError(f"--students {path}, line {line}: {identity.key} appears twice; each user once")
-        seen.add(identity.key)
+        if token and token == teacher_token and role == "student":
+            raise ConfigError(
+                f"--students {path}, line {line}: this token is the target's teacher token (tokens.teacher), which "
+                "the run's teacher acts as; give the student its own token, or mark the row role=teacher"
+            )
+        for mark, shown in _marks(token, user_id, identity.key):
+            if mark in seen:
+                raise ConfigError(
+                    f"--students {path}, line {line}: {shown} is already on line {seen[mark]}; each user once"
+                )
+            seen[mark] = line
         identities.append(identity)
     if not identities:
         raise ConfigError(f"--students {path}: no identities in it")
     return identities
+
+
+def _marks(token: str, user_id: str, key: str) -> list[tuple[str, str]]:
+    """What two rows must not share: the token (named by its hash only) and the Canvas user id."""
+    marks = []
+    if token:
+        digest = hashlib.sha256(token.encode()).hexdigest()[:16]
+        marks.append((f"token:{digest}", f"the same token (token:{digest})"))
+    if user_id:
+        marks.append((f"user:{user_id}", f"user_id {user_id}"))
+    return marks or [(key, key)]
 
 
 def target_identities(target: Target) -> list[Identity]:

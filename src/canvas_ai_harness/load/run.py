@@ -11,8 +11,9 @@ Tokens never appear on a command line: the target handed to locust holds ``${ENV
 placeholders, and the tokens travel in the child's environment.
 
 On Ctrl-C the locust master gets one SIGINT: it stops its users, ends every conversation the
-run opened, writes its reports, and only then exits; ``run_load`` then raises
-``KeyboardInterrupt`` (the CLI's exit code 130).
+run opened, writes its reports, and only then exits; a second Ctrl-C cuts that short but keeps
+the reports (``supervise.py``). ``run_load`` then raises ``KeyboardInterrupt`` (the CLI's exit
+code 130).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from canvas_ai_harness.load.options import OPTIONS, locust_arguments
 from canvas_ai_harness.load.plans import ShapePlan
 from canvas_ai_harness.load.report import PROGRESS_PREFIX, SUMMARY_FILE
 from canvas_ai_harness.load.safety import check_caps, check_host, format_duration
+from canvas_ai_harness.load.supervise import stop, wait_for_locust
 from canvas_ai_harness.load.thresholds import load_thresholds
 from canvas_ai_harness.redact import Redactor
 
@@ -77,6 +79,7 @@ class LoadOptions:
     max_run_time: float = _default("max_run_time")
     teachers: int | None = None  # None: one when the target has a teacher and there are 2+ users
     think_scale: float = _default("think_scale")
+    request_timeout: float = _default("request_timeout")
     contract_sample: float = _default("contract_sample")
     mock_latency: str = _default("mock_latency")
     seed: int | None = None
@@ -106,7 +109,8 @@ class LoadResult:
         lines = [
             f"requests {totals.get('requests', 0)} ({totals.get('rps', 0)}/s): ok {totals.get('ok', 0)}, "
             f"throttled {totals.get('throttled', 0)}, AI 503 {totals.get('ai_unavailable', 0)}, "
-            f"contract {totals.get('contract', 0)}, errors {totals.get('error', 0)}",
+            f"contract {totals.get('contract', 0)}, timeouts {totals.get('timeout', 0)}, "
+            f"redirects {totals.get('redirect', 0)}, errors {totals.get('error', 0)}",
             f"{'route':<24}{'requests':>9}{'rps':>9}{'fail %':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}",
         ]
         for route, r in s.get("routes", {}).items():
@@ -121,8 +125,9 @@ class LoadResult:
             f"first reply p95 {_ms(first.get('p95_ms'))} ms"
         )
         cleanup = s.get("cleanup", {})
+        cut = " (cut short by a second Ctrl-C)" if cleanup.get("cut_short") else ""
         lines.append(
-            f"clean-up: {cleanup.get('closed', 0)} conversations ended, {cleanup.get('failed', 0)} could not be"
+            f"clean-up: {cleanup.get('closed', 0)} conversations ended, {cleanup.get('failed', 0)} could not be{cut}"
         )
         verdict = s.get("verdict", {})
         lines += [f"  {line}" for line in verdict.get("missed", [])]
@@ -141,12 +146,17 @@ def _teachers(options: LoadOptions, target: Target) -> int:
 
 
 def _check_identities(options: LoadOptions, target: Target, embedded: bool, teachers: int) -> None:
-    """Refuse a run that would put two simulated users on one student (before starting anything)."""
-    if embedded or (options.students is None and _serves_mock(target)):
-        return  # the mock creates as many students as asked
+    """Refuse a run with fewer identities than users (before starting anything), whatever the target.
+
+    Only the mock's own world, without ``--students``, makes as many students as asked.
+    """
     if options.students is not None:
-        identities = read_identity_csv(options.students, target.tokens.admin)
+        identities = read_identity_csv(options.students, target.tokens.admin, target.tokens.teacher)
         where = f"--students {options.students}"
+        if not any(i.role == "teacher" for i in identities):
+            identities += [i for i in target_identities(target) if i.role == "teacher"]
+    elif embedded or _serves_mock(target):
+        return
     else:
         identities = target_identities(target)
         where = f"the target file {target.source}"
@@ -156,6 +166,12 @@ def _check_identities(options: LoadOptions, target: Target, embedded: bool, teac
         raise ConfigError(
             f"{options.users} users need {needed} student identities but {where} has {students}; "
             "give a CSV of student tokens (or user ids with an admin token) with --students, or lower --users"
+        )
+    have = sum(1 for i in identities if i.role == "teacher")
+    if teachers > have:
+        raise ConfigError(
+            f"--teachers {teachers} needs {teachers} teacher identities but {where} has {have}; "
+            "add teacher rows (role=teacher) to --students, or lower --teachers"
         )
 
 
@@ -204,22 +220,8 @@ def _embedded_mock(latency: str, directory: Path) -> Iterator[Target]:
             time.sleep(0.1)
         yield load_target(target_file)
     finally:
-        _stop(process, signal.SIGTERM, 10)
+        stop(process, signal.SIGTERM, 10)
         log.close()
-
-
-def _stop(process: subprocess.Popen[Any], sig: signal.Signals, grace: float) -> None:
-    """Stop a child this module started: ``sig`` first, SIGKILL to its process group after ``grace`` s."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(sig)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # its own session: only locust's workers are in it
-        process.wait(timeout=10)
 
 
 def _locust_command(options: LoadOptions, target_file: Path, host: str, teachers: int, report: Path) -> list[str]:
@@ -294,21 +296,11 @@ def _run_locust(
         assert process.stdout is not None
         pump = threading.Thread(target=_pump, args=(process.stdout, log, say, redact), daemon=True)
         pump.start()
-        # Spawning, clean-up (its own timeout) and the reports all fit in this margin.
-        limit = options.run_time + options.users / max(options.spawn_rate, 0.1) + 180
-        interrupted = False
+        # Spawning, settling, clean-up (its own timeout) and the reports all fit in this margin.
+        limit = options.run_time + options.users / max(options.spawn_rate, 0.1) + options.request_timeout + 180
         try:
-            process.wait(timeout=limit)
-        except KeyboardInterrupt:
-            interrupted = True
-            say("interrupted: stopping users and ending the conversations the run opened...")
-            _stop(process, signal.SIGINT, 120)
-        except subprocess.TimeoutExpired:
-            say(f"locust did not stop within {limit:.0f} s; stopping it")
-            _stop(process, signal.SIGINT, 60)
+            interrupted = wait_for_locust(process, limit, say)
         finally:
-            if process.poll() is None:
-                _stop(process, signal.SIGTERM, 10)
             pump.join(timeout=10)
             process.stdout.close()
     summary_path = report / SUMMARY_FILE
