@@ -53,6 +53,10 @@ MODULE = {
     "no-length-limit": "test_profiles.py",
     "string-ids-ignored": "test_references.py",
     "sis-course-404": "test_references.py",
+    "access-token-ignored": "test_conventions.py",
+    "json-suffix-404": "test_conventions.py",
+    "masquerade-ignored": "test_conventions.py",
+    "bad-as-user-id-ignored": "test_conventions.py",
 }
 REQUIRED_CATEGORIES = {
     "status code",
@@ -63,6 +67,7 @@ REQUIRED_CATEGORIES = {
     "authorization",
     "input",
     "ids",
+    "conventions",
 }
 
 

@@ -286,6 +286,30 @@ _add(
     _COLLECTION,
     needs=("unpublished_ai_experience_id",),
 )
+# -- Canvas-wide conventions the spec does not declare (canvas-facts.md; contract/conventions.py) ---
+_add(
+    "access-token-parameter",
+    "the token may arrive as an access_token query or form parameter instead of Authorization: Bearer: "
+    "Canvas answers as it does to the header",
+    (ACTIVE, SHOW, POST),
+)
+_add(
+    "trailing-json-accepted",
+    "a trailing .json on the path is accepted: the same answer as without it, never Rails's routing 404",
+    (ACTIVE, SHOW, POST),
+)
+_add(
+    "masquerade-acts-as-user",
+    "a token of a user who may become other users, plus as_user_id=<id>, acts as that user",
+    (ACTIVE, SHOW),
+    needs=("tokens.admin",),
+)
+_add(
+    "invalid-as-user-id-401",
+    'a bad as_user_id (no such user, or a caller who may not become them): 401 {"errors": "Invalid as_user_id"} '
+    "(a string, not a list)",
+    _COLLECTION,
+)
 # -- profiles (canvas-facts.md, the profile table) -----------------------------------------------
 _add(
     "profile-destroy-message",

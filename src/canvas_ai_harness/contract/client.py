@@ -10,6 +10,7 @@ exchange with the token shown as ``$CANVAS_TOKEN``.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -41,6 +42,8 @@ INVALID: Final = "invalid-token"  # a token Canvas does not know
 INVALID_TOKEN: Final = "canvas-ai-harness-not-a-token"  # not a secret: it opens nothing
 COSTLY_OPERATIONS: Final = frozenset({"createConversation", "postMessage"})  # each a real AI call
 _UNSET: Final[Any] = object()
+_ACCESS_TOKEN_VALUE: Final = re.compile(r"(?<=access_token=)[^&]*")
+_TOKEN_PLACEHOLDER: Final = f"${TOKEN_ENV}"
 _DROPPED_HEADERS = frozenset({"user-agent", "accept-encoding", "connection", "content-length", "host"})
 
 
@@ -105,7 +108,8 @@ class Exchange:
         return self._parsed
 
     def describe(self) -> str:
-        query = f"?{self.query}" if self.query else ""
+        # A token sent as an access_token parameter is never shown, whatever redacts later.
+        query = f"?{_ACCESS_TOKEN_VALUE.sub(_TOKEN_PLACEHOLDER, self.query)}" if self.query else ""
         return f"{self.method} {self.path}{query} as {self.identity} -> {self.status}"
 
 
@@ -176,9 +180,23 @@ class CanvasClient:
         form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         observe: bool = True,
+        token_in: str = "header",
     ) -> Exchange:
-        """Send ``method path`` as ``identity``; a JSON body, a form, or none."""
+        """Send ``method path`` as ``identity``; a JSON body, a form, or none.
+
+        ``token_in`` says where the token goes: ``header`` (``Authorization: Bearer``), or an
+        ``access_token`` parameter in the ``query`` or the ``form`` body, as Canvas also reads it.
+        """
         all_headers = dict(headers or {})
+        bearer = token_in == "header"
+        if not bearer:
+            token = self.token_for(identity)
+            if token is None or token_in not in ("query", "form"):
+                raise ValueError(f"token_in {token_in!r} needs an identity with a token and query or form")
+            if token_in == "query":
+                params = {**(params or {}), "access_token": token}
+            else:
+                form = {**(form or {}), "access_token": token}
         body = b""
         if json_body is not _UNSET:
             body = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
@@ -189,7 +207,7 @@ class CanvasClient:
         url = self.target.base_url + path
         if params:
             url += "?" + urlencode(params, doseq=True)
-        return self._send(identity, method, url, all_headers, body, observe)
+        return self._send(identity, method, url, all_headers, body, observe, bearer)
 
     def send_prepared(self, identity: str, kwargs: Mapping[str, Any]) -> Exchange:
         """Send a request schemathesis prepared (``case.as_transport_kwargs()``) as ``identity``."""
@@ -209,12 +227,19 @@ class CanvasClient:
         return self._send(identity, str(kwargs["method"]), url, headers, body, observe=True)
 
     def _send(
-        self, identity: str, method: str, url: str, headers: dict[str, str], body: bytes, observe: bool
+        self,
+        identity: str,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        observe: bool,
+        bearer: bool = True,
     ) -> Exchange:
         token = self.token_for(identity)
         for name in [k for k in headers if k.lower() == "authorization"]:
             del headers[name]
-        if token is not None:
+        if token is not None and bearer:
             headers["Authorization"] = f"Bearer {token}"
         operation, _ = self.validator.match(method, urlsplit(url).path)
         costly = operation is not None and operation.operation_id in COSTLY_OPERATIONS

@@ -5,8 +5,9 @@ who-may-see-what matrix, a schemathesis-generated case or a stateful sequence al
 what Canvas had to answer, from the target's identities and ids, the ledger and ``canvas/``,
 records a pass or a failure for each check that applies, updates the ledger, and raises a
 ``ContractViolation`` naming every check the exchange broke. The checks themselves live by job:
-``access.py`` (authorization and who may reach which conversation) and ``body_rules.py`` (what a
-successful answer holds); this module adds the spec, server errors and unrouted requests.
+``access.py`` (authorization and who may reach which conversation), ``body_rules.py`` (what a
+successful answer holds) and ``conventions.py`` (``access_token``, ``.json``, ``as_user_id``: a
+masquerade is judged as the user it acts as); this module adds the spec, server errors and unrouted requests.
 
 Canvas quirks are not violations: routing 404 instead of 405, a JSON number accepted as a
 message, a null ``id`` on create, lower-case header names, 401 instead of 403 for non-members
@@ -23,6 +24,7 @@ from canvas_ai_harness.contract.access import UNKNOWN_COURSE, UNKNOWN_EXPERIENCE
 from canvas_ai_harness.contract.body_rules import BodyRules
 from canvas_ai_harness.contract.checks import UNROUTED, ContractViolation
 from canvas_ai_harness.contract.client import ANONYMOUS, INVALID, Exchange
+from canvas_ai_harness.contract.conventions import ConventionRules
 from canvas_ai_harness.contract.ledger import Ledger
 from canvas_ai_harness.contract.reading import int_id, is_blank_message, sent_message, snippet
 from canvas_ai_harness.contract.verdicts import Results, Verdicts
@@ -55,16 +57,29 @@ class Rulebook:
         self.ledger, self.results = ledger, results
         self.access = AccessRules(target, profile, ledger)
         self.bodies = BodyRules(profile, ledger)
+        self.conventions = ConventionRules(self.access, ledger)
         self._reproduce = reproduce  # Exchange -> curl line
 
     def __call__(self, exchange: Exchange) -> None:
         verdicts = Verdicts(self.results, exchange.operation_id or UNROUTED)
-        self._evaluate(exchange, verdicts)
-        self._update_ledger(exchange)
+        acting = self.conventions.acting(exchange)  # a masquerade is judged as the user it acts as
+        if not self._conventions(exchange, acting, verdicts):
+            self._evaluate(acting, verdicts)
+            self._update_ledger(acting)
+        self.conventions.learn(exchange)
         if verdicts.findings:
             raise ContractViolation(
                 verdicts.findings, exchange.operation_id, self._reproduce(exchange), exchange.describe(), exchange
             )
+
+    def _conventions(self, ex: Exchange, acting: Exchange, v: Verdicts) -> bool:
+        """The conventions the spec leaves out; True when they alone judge the answer."""
+        if ex.operation is None:
+            return False
+        if self.conventions.judge(ex, acting, v):
+            self._server_error(ex, v)
+            return True
+        return False
 
     def _evaluate(self, ex: Exchange, v: Verdicts) -> None:
         self._server_error(ex, v)

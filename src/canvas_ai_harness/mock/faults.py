@@ -17,8 +17,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import parse_qsl, urlencode
 
 from canvas_ai_harness.canvas import answers, bodies, lifecycle, routes
 from canvas_ai_harness.canvas.requests import bearer_token, media_type, parse_id, sis_course_id
@@ -121,6 +123,19 @@ FAULTS: Final[dict[str, Fault]] = {
         "ids", "Accept: application/json+canvas-string-ids is ignored", "string-ids-on-request"
     ),
     "sis-course-404": Fault("ids", "sis_course_id: course references answer 404", "sis-course-id-same-course"),
+    # Canvas-wide conventions the spec leaves out
+    "access-token-ignored": Fault(
+        "conventions",
+        "an access_token query or form parameter is ignored (only the header counts)",
+        "access-token-parameter",
+    ),
+    "json-suffix-404": Fault("conventions", "a trailing .json on the path is a routing 404", "trailing-json-accepted"),
+    "masquerade-ignored": Fault(
+        "conventions", "as_user_id is ignored: a masquerading admin acts as itself", "masquerade-acts-as-user"
+    ),
+    "bad-as-user-id-ignored": Fault(
+        "conventions", "an as_user_id naming no user is ignored instead of refused", "invalid-as-user-id-401"
+    ),
 }
 
 _TRUNCATE_AT = 2000
@@ -168,12 +183,24 @@ class FaultHooks(ServiceHooks):
                     raise Answer(404, bodies.NOT_FOUND)
             if "outsider-gets-404" in self.faults:
                 self._refuse_outsider(service.world, request, route.course)
+        request = self._conventions(service.world, request)
         media = media_type(request.headers.get("content-type"))
         if "form-message-dropped" in self.faults and media == "application/x-www-form-urlencoded":
             request = dataclasses.replace(request, body=b"")
         if "string-ids-ignored" in self.faults:
             plain = {k: v for k, v in request.headers.items() if k.lower() != "accept"}
             request = dataclasses.replace(request, headers=plain)
+        return request
+
+    def _conventions(self, world: World, request: ApiRequest) -> ApiRequest:
+        if "json-suffix-404" in self.faults and request.path.endswith(".json"):
+            raise Answer(404, bodies.ROUTE_NOT_FOUND)
+        if "access-token-ignored" in self.faults:
+            request = _without_param(request, "access_token", lambda _: True)
+        if "masquerade-ignored" in self.faults:
+            request = _without_param(request, "as_user_id", lambda _: True)
+        if "bad-as-user-id-ignored" in self.faults:
+            request = _without_param(request, "as_user_id", lambda ref: _user_by_ref(world, ref) is None)
         return request
 
     @staticmethod
@@ -289,3 +316,21 @@ class FaultHooks(ServiceHooks):
         elif "percentage-stale" in self.faults and body["progress"] is not None:
             body["progress"]["percentage"] = 0
         return body
+
+
+def _user_by_ref(world: World, ref: str) -> User | None:
+    uid = parse_id(ref)
+    return None if uid is None else world.users.get(uid)
+
+
+def _without_param(request: ApiRequest, name: str, drop: Callable[[str], bool]) -> ApiRequest:
+    """``request`` without the parameter ``name`` (query or form body) where ``drop(value)``."""
+
+    def kept(encoded: str) -> str:
+        pairs = parse_qsl(encoded, keep_blank_values=True)
+        return urlencode([(k, v) for k, v in pairs if not (k == name and drop(v))])
+
+    body = request.body
+    if media_type(request.headers.get("content-type")) == "application/x-www-form-urlencoded" and body:
+        body = kept(body.decode("utf-8", "replace")).encode()
+    return dataclasses.replace(request, query=kept(request.query), body=body)
