@@ -24,6 +24,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -234,14 +235,27 @@ def _locust_command(options: LoadOptions, target_file: Path, host: str, teachers
     ]  # fmt: skip
     values = {field.name: getattr(options, field.name) for field in dataclasses.fields(options)}
     values.update(target=target_file, teachers=teachers, report_dir=report, shape_run_time=options.run_time)
+    if options.processes:
+        # locust's master binds 5557 by default: a second run on the machine would fail to start.
+        port = str(_free_port())
+        command += ["--master-bind-port", port, "--master-port", port]
     return command + locust_arguments(values) + list(options.extra_locust_args)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _pump(stream: TextIO, log: TextIO, echo: Callable[[str], None], redact: Redactor) -> None:
-    for line in stream:
-        log.write(line)
-        if line.startswith(PROGRESS_PREFIX):
-            echo(redact(line[len(PROGRESS_PREFIX) :].strip()))
+    try:
+        for line in stream:
+            log.write(line)
+            if line.startswith(PROGRESS_PREFIX):
+                echo(redact(line[len(PROGRESS_PREFIX) :].strip()))
+    except (ValueError, OSError):
+        pass  # the stream was closed under us: locust's workers outlived their master
     log.flush()
 
 

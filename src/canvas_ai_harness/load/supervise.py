@@ -101,6 +101,10 @@ def wait_for_locust(process: subprocess.Popen[Any], limit: float, say: Callable[
     finally:
         if process.poll() is None:
             stop(process, signal.SIGTERM, 10)
+        # Workers that outlived their master (it failed to start, or was killed) would keep
+        # retrying it for minutes: they are in its session, and only they are.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGTERM)
     return interrupted
 
 
