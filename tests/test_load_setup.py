@@ -18,7 +18,7 @@ from canvas_ai_harness.cli import main
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.load.behaviour import MAX_MESSAGE_CHARS, compose_message, draw_turns, think_seconds
 from canvas_ai_harness.load.checks import ResponseChecker
-from canvas_ai_harness.load.identities import Identity, IdentityPool, Seats, read_identity_csv
+from canvas_ai_harness.load.identities import Identity, IdentityPool, Seats, check_distinct, read_identity_csv
 from canvas_ai_harness.load.ledger import Ledger
 from canvas_ai_harness.load.plans import ShapePlan
 from canvas_ai_harness.load.safety import check_host, host_allowed, parse_duration
@@ -252,6 +252,17 @@ def test_a_student_row_with_the_targets_teacher_token_is_refused(tmp_path: Path)
     assert "teacher-tok" not in str(caught.value)
     path.write_text("token,role\nstudent-tok,student\nteacher-tok,teacher\n")
     assert [i.role for i in read_identity_csv(path, None, "teacher-tok")] == ["student", "teacher"]
+
+
+def test_a_target_whose_teacher_token_is_its_students_is_refused() -> None:
+    # Its teacher user could not start (the student holds that identity): refused before the run.
+    same = [Identity.for_token("tok-one"), Identity.for_token("tok-one", "teacher")]
+    with pytest.raises(ConfigError, match="the student and a teacher are the same Canvas user") as caught:
+        check_distinct(same, "the target file t.toml")
+    assert "tok-one" not in str(caught.value)
+    with pytest.raises(ConfigError, match=r"same Canvas user \(user:5\)"):
+        check_distinct([Identity.masquerading("admin", "5"), Identity.masquerading("admin", "5", "teacher")], "x")
+    check_distinct([Identity.for_token("tok-one"), Identity.for_token("tok-two", "teacher")], "x")
 
 
 def test_pool_hands_out_each_identity_once_and_creates_more_students_on_demand() -> None:

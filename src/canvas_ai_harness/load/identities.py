@@ -30,6 +30,7 @@ __all__ = [
     "Identity",
     "IdentityPool",
     "Seats",
+    "check_distinct",
     "read_identity_csv",
     "target_identities",
 ]
@@ -137,6 +138,23 @@ def _marks(token: str, user_id: str, key: str) -> list[tuple[str, str]]:
     if user_id:
         marks.append((f"user:{user_id}", f"user_id {user_id}"))
     return marks or [(key, key)]
+
+
+def check_distinct(identities: list[Identity], where: str) -> None:
+    """Refuse two identities that are one Canvas user (say, a target whose teacher token is its student's).
+
+    Two simulated users would act as that user at once, and the second could not start.
+    """
+    seen: dict[str, str] = {}
+    for identity in identities:
+        mark = "token:" + hashlib.sha256(identity.token.encode()).hexdigest()[:16]
+        mark = f"user:{identity.as_user_id}" if identity.as_user_id else mark
+        if mark in seen:
+            raise ConfigError(
+                f"{where}: the {seen[mark]} and a {identity.role} are the same Canvas user ({mark}); "
+                "give each role its own token"
+            )
+        seen[mark] = identity.role
 
 
 def target_identities(target: Target) -> list[Identity]:

@@ -39,7 +39,7 @@ from canvas_ai_harness.config import Target, load_target, write_target
 from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
 from canvas_ai_harness.interrupts import sigterm_as_interrupt
-from canvas_ai_harness.load.identities import read_identity_csv, target_identities
+from canvas_ai_harness.load.identities import check_distinct, read_identity_csv, target_identities
 from canvas_ai_harness.load.options import OPTIONS, locust_arguments
 from canvas_ai_harness.load.plans import ShapePlan
 from canvas_ai_harness.load.report import PROGRESS_PREFIX, SUMMARY_FILE
@@ -161,6 +161,7 @@ def _check_identities(options: LoadOptions, target: Target, embedded: bool, teac
     else:
         identities = target_identities(target)
         where = f"the target file {target.source}"
+    check_distinct(identities, where)
     students = sum(1 for i in identities if i.role == "student")
     needed = options.users - teachers
     if needed > students:
