@@ -11,7 +11,14 @@ from typing import Any
 
 import click
 
-from canvas_ai_harness.cli.options import A_FILE, max_llm_calls_option, option, prefixed_option, profile_option
+from canvas_ai_harness.cli.options import (
+    A_FILE,
+    max_creates_option,
+    max_llm_calls_option,
+    option,
+    prefixed_option,
+    profile_option,
+)
 from canvas_ai_harness.config import PROFILE_CHOICES
 from canvas_ai_harness.load.options import LOAD_OPTIONS
 
@@ -61,6 +68,7 @@ def load(target: Path | None, **options: Any) -> int:
 @max_llm_calls_option(
     "AI calls (creates, post_messages) allowed; 0: no limit. Default: none on the mock, 150 otherwise."
 )
+@max_creates_option("Conversations the run may create; 0: no limit. Default: none on the mock, 35 otherwise.")
 @prefixed_option(
     "CANVAS_AI",
     "--rate-limit",
