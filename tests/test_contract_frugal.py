@@ -6,12 +6,14 @@ crashes."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from canvas_ai_harness.canvas import answers
+from canvas_ai_harness.cli import main
+from canvas_ai_harness.exits import EXIT_USAGE
 from canvas_ai_harness.mock import MockServer
 from fixtures.contract import RunContract
 
@@ -43,6 +45,7 @@ def test_two_default_runs_and_a_snapshot_fit_in_one_students_daily_allowance(
     for run in runs:
         assert run.code == 0, run.summary
         assert run.report["daily_allowance"]["student"]["creates"]["left"] == "unknown"
+        assert run.report["creates"]["used"] <= run.report["cost_estimate"]["creates"]  # the estimate holds
     assert not _met_daily_limit(server)
     used = sum(run.report["daily_allowance"]["student"]["creates"]["used"] for run in runs)
     assert used <= DAILY_CREATES - SNAPSHOT_CREATES, used
@@ -84,19 +87,18 @@ def test_the_create_budget_is_never_exceeded(contract_run: RunContract, mock_can
 def test_creates_are_spread_over_the_target_files_students(
     contract_run: RunContract, mock_canvas: Callable[..., MockServer]
 ) -> None:
-    server = mock_canvas(profile="ended")
-    extra = server.service.world.add_students(101, 2, token_prefix="mock-frugal-student")
-    base = server.target()
-    target = dataclasses.replace(base, tokens=dataclasses.replace(base.tokens, students=tuple(u.token for u in extra)))
+    server = mock_canvas(profile="ended", students=2)  # as `mock --more-students 2 --write-target` writes it
+    extra = server.target().tokens.students
+    assert len(extra) == 2
 
-    run = contract_run(target, modules=("test_lifecycle.py", "test_profiles.py", "test_transcript.py"))
+    run = contract_run(server, modules=("test_lifecycle.py", "test_profiles.py", "test_transcript.py"))
 
     assert run.code == 0, run.summary
     allowance = run.report["daily_allowance"]
     used = {name: allowance[name]["creates"]["used"] for name in ("student", "student_2", "student_3")}
     assert all(count > 0 for count in used.values()), used
     assert max(used.values()) < sum(used.values()) / 2, used  # no single account carries the run
-    assert all(u.token not in run.output + run.summary for u in extra)
+    assert all(token not in run.output + run.summary for token in extra)
 
 
 def test_the_cost_is_printed_before_the_first_request_and_what_is_left_after(
@@ -125,3 +127,16 @@ def test_profile_auto_reads_ended_off_the_daily_limit(
     assert run.report["profile"]["name"] == "ended"
     assert "429 rate_limited" in run.report["profile"]["source"]
     assert run.code == 1 and run.report["errors"] == []
+
+
+def test_max_creates_is_an_option_of_contract_and_of_plain_pytest(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["contract", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--max-creates" in help_text and "CANVAS_AI_MAX_CREATES" in help_text
+    assert "--more-students" in _help(capsys, "mock") and "CANVAS_AI_MOCK_MORE_STUDENTS" in _help(capsys, "mock")
+    assert main(["contract", "--max-creates", "-1"]) == EXIT_USAGE
+
+
+def _help(capsys: pytest.CaptureFixture[str], command: str) -> str:
+    assert main([command, "--help"]) == 0
+    return " ".join(capsys.readouterr().out.split())

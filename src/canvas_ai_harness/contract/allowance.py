@@ -101,7 +101,9 @@ class Estimate:
             "llm_calls": self.total_calls,
             "max_creates": self.create_limit,
             "max_llm_calls": self.call_limit,
-            "by_identity": {i: {"creates": self.creates[i], "llm_calls": self.calls[i]} for i in sorted(self.calls)},
+            "by_identity": {
+                i: {"creates": self.creates[i], "llm_calls": self.calls[i]} for i in sorted(self.calls) if self.calls[i]
+            },
         }
 
     def render(self) -> str:

@@ -79,6 +79,9 @@ class Call:
     user_id: int | None
 
 
+DEFAULT_COURSE = 101  # the default world's course (default_target's course_id)
+
+
 @dataclass(slots=True)
 class MockConfig:
     """Everything that shapes the mock's behaviour, with Canvas's defaults."""
@@ -94,6 +97,7 @@ class MockConfig:
     unauthorized_status: int = 403  # older Canvas sites answer non-members 401
     record_calls: int = 10_000  # how many recent calls to keep; 0 keeps none
     faults: frozenset[str] = frozenset()  # tests only: deliberate contract breaks (mock/faults.py)
+    students: int = 0  # more students of the default course, for a target file's [tokens] students
 
 
 @dataclass(slots=True)
@@ -128,6 +132,9 @@ class CanvasService:
     def reset(self) -> None:
         """Back to the state at start: a fresh world, no conversations, empty buckets and call log."""
         self.world = self._world_factory()
+        wanted = self.config.students if DEFAULT_COURSE in self.world.courses else 0
+        extra = self.world.add_students(DEFAULT_COURSE, wanted, "mock-student") if wanted else []
+        self.extra_students = tuple(user.token for user in extra)
         self.store = ConversationStore(self.config.max_conversations)
         self.llm = FakeLLM(
             self.config.llm_latency, self.config.llm_failure_rate, self.config.seed, self.config.llm_null_id_rate
