@@ -361,3 +361,14 @@ def test_a_bad_list_of_students_names_the_problem(tmp_path: Path, students: str,
         load_target(path, env={})
 
     assert expected in str(caught.value) and "s3cret" not in str(caught.value).replace(expected, "")
+
+
+def test_each_student_is_named_where_the_target_file_gives_its_token() -> None:
+    tokens = Tokens(student="a", teacher="t", students=("b", "c"))
+
+    assert [tokens.key(i) for i in (*tokens.student_pool, "teacher")] == [
+        "tokens.student",
+        "tokens.students[0]",
+        "tokens.students[1]",
+        "tokens.teacher",
+    ]

@@ -59,6 +59,12 @@ class Tokens:
             return value
         return None
 
+    def key(self, identity: str) -> str:
+        """Where the target file gives an identity's token: ``tokens.teacher``, ``tokens.students[0]``..."""
+        if identity in self.student_pool[1:]:
+            return f"tokens.students[{int(identity.removeprefix('student_')) - 2}]"
+        return f"tokens.{identity}"
+
     def all(self) -> list[str]:
         return [t for t in (self.student, self.other_student, self.teacher, self.outsider, self.admin) if t] + list(
             self.students

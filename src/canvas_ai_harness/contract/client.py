@@ -356,7 +356,7 @@ class CanvasClient:
             return f"{TOKEN_ENV}={INVALID_TOKEN} {line}"
         if exchange.identity == ANONYMOUS:
             return line
-        return f"{line}  # {TOKEN_ENV}: the target's tokens.{exchange.identity}"
+        return f"{line}  # {TOKEN_ENV}: the target's {self.target.tokens.key(exchange.identity)}"
 
 
 def _create_key(identity: str, operation: Operation | None) -> tuple[str, str, str] | None:
