@@ -140,3 +140,21 @@ def test_max_creates_is_an_option_of_contract_and_of_plain_pytest(capsys: pytest
 def _help(capsys: pytest.CaptureFixture[str], command: str) -> str:
     assert main([command, "--help"]) == 0
     return " ".join(capsys.readouterr().out.split())
+
+
+def test_a_run_that_meets_the_daily_message_limit_says_so_and_blames_nothing_on_canvas(
+    contract_run: RunContract, mock_canvas: Callable[..., MockServer]
+) -> None:
+    server = mock_canvas(profile="ended")
+    service = server.service
+    student = service.world.user_for_token(server.target().tokens.student)
+    assert student is not None
+    service._daily[(student.id, "post_message", service._clock().date())] = 1000  # an earlier run's messages
+
+    run = contract_run(server, modules=("test_input.py",))
+
+    assert run.code == 1, run.summary
+    assert run.report["errors"] == [] and run.report["failures"] == []
+    could_not_run = [t for t in run.report["tests"] if t["incomplete"]]
+    assert could_not_run and all("daily limit for messages" in t["reason"] for t in could_not_run)
+    assert run.report["daily_allowance"]["student"]["messages"]["left"].startswith("0 left (429 rate_limited")
