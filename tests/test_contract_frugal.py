@@ -133,6 +133,7 @@ def test_max_creates_is_an_option_of_contract_and_of_plain_pytest(capsys: pytest
     assert main(["contract", "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--max-creates" in help_text and "CANVAS_AI_MAX_CREATES" in help_text
+    assert "--max-creates" in _help(capsys, "check")
     assert "--more-students" in _help(capsys, "mock") and "CANVAS_AI_MOCK_MORE_STUDENTS" in _help(capsys, "mock")
     assert main(["contract", "--max-creates", "-1"]) == EXIT_USAGE
 
