@@ -24,14 +24,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from canvas_ai_harness.contract.allowance import Estimate
 from canvas_ai_harness.contract.checks import ContractViolation
-from canvas_ai_harness.contract.fuzz import (
-    EXPLORATION_CREATES,
-    OTHER_EXPLORATION_CREATES,
-    OperationRunner,
-    load_schema,
-)
+from canvas_ai_harness.contract.estimate import estimate
+from canvas_ai_harness.contract.fuzz import OperationRunner, load_schema
 from canvas_ai_harness.contract.limits import CannotRun
 from canvas_ai_harness.contract.report import render_summary, write_reports
 from canvas_ai_harness.contract.scenario import Canvas
@@ -199,36 +194,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(contract.estimate.render())
-
-
-def estimate(contract: ContractSession, items: list[pytest.Item]) -> Estimate:
-    """What the selected tests will cost: scenarios by their ``canvas_cost``, explorations by their caps."""
-    result = Estimate(create_limit=contract.creates.limit, call_limit=contract.budget.limit)
-    pool = contract.target.tokens.student_pool
-    for student in pool[: len(items)]:
-        result.add(student, 1, 0)  # the conversation the scenarios that reuse one start from
-    examples = contract.settings.max_examples
-    for item in items:
-        marker = item.get_closest_marker("canvas_cost")
-        stage = item.get_closest_marker("canvas_stage")
-        if marker is not None:
-            identity = marker.kwargs.get("identity") or result.least_used(pool)
-            result.add(identity, marker.kwargs.get("creates", 0), marker.kwargs.get("posts", 0))
-        elif stage is not None and int(stage.args[0]) == 2:  # the stateful sequences
-            result.add(result.least_used(pool), EXPLORATION_CREATES["sequences"], examples)
-        elif stage is not None:
-            operation = _operation_of(contract, item)
-            creates = EXPLORATION_CREATES.get(operation or "", OTHER_EXPLORATION_CREATES)
-            result.add(result.least_used(pool), creates, examples if operation == "postMessage" else 0)
-    return result
-
-
-def _operation_of(contract: ContractSession, item: pytest.Item) -> str | None:
-    label = getattr(item, "operation_label", None) or getattr(getattr(item, "callspec", None), "id", None)
-    if isinstance(label, str) and " " in label:
-        matched, _ = contract.validator.match(*label.split(" ", 1))
-        return matched.operation_id if matched else None
-    return None
 
 
 # -- fixtures -----------------------------------------------------------------------------------
