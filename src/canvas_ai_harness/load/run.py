@@ -194,10 +194,14 @@ def _serves_mock(target: Target) -> bool:
 def _placeholder_target(target: Target, directory: Path) -> tuple[Path, dict[str, str]]:
     """Write ``target`` with ``${ENV}`` placeholders for its tokens; return the file and the variables."""
     env: dict[str, str] = {}
-    masked: dict[str, str] = {}
+    masked: dict[str, Any] = {}
     for item in dataclasses.fields(target.tokens):
         value = getattr(target.tokens, item.name)
-        if value is not None:
+        if isinstance(value, tuple):  # [tokens] students
+            names = [f"{_TOKEN_ENV}{item.name.upper()}_{n}" for n in range(len(value))]
+            env.update(zip(names, value, strict=True))
+            masked[item.name] = tuple(f"${{{var}}}" for var in names)
+        elif value is not None:
             var = f"{_TOKEN_ENV}{item.name.upper()}"
             env[var] = value
             masked[item.name] = f"${{{var}}}"
