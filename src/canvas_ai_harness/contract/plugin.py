@@ -1,12 +1,14 @@
 """The pytest plugin behind ``contract_tests/`` (its ``conftest.py`` loads it).
 
 It adds the suite's options (``--target``, ``--profile``, ``--max-examples``, ``--seed``,
-``--max-llm-calls``, ``--rate-limit``, ``--report-dir``, ``--only``/``--skip``...), opens a
-``ContractSession`` when the pytest session starts, orders the tests (fixed scenarios first, then
-the property-based explorations, then the stateful sequences, so that the AI-call budget serves
-the deterministic checks first), deselects the tests about checks ``--only``/``--skip`` leave
-out, turns a ``CannotRun`` into a skip with its reason, raises the violations the
-explorations recorded, redacts tokens from every report, and at the end closes every
+``--max-llm-calls``, ``--max-creates``, ``--rate-limit``, ``--report-dir``, ``--only``/``--skip``...),
+opens a ``ContractSession`` when the pytest session starts, deselects the tests about checks
+``--only``/``--skip`` leave out, prints what the run will cost once the tests are collected
+(``allowance.Estimate``, from each scenario's ``canvas_cost`` marker), hands each scenario the
+student account with the fewest creates so far, orders the tests (fixed scenarios first, then the
+property-based explorations, then the stateful sequences, so that the AI-call budget serves the
+deterministic checks first), turns a ``CannotRun`` into a skip with its reason, raises the
+violations the explorations recorded, redacts tokens from every report, and at the end closes every
 conversation the run created, writes the JSON report and prints the summary, also after Ctrl-C.
 pytest's ``--junitxml`` file is replaced by the run's own (``junit.py``: one test case per check).
 
@@ -27,6 +29,7 @@ from typing import Any, TypeVar
 import pytest
 
 from canvas_ai_harness.contract.checks import ContractViolation
+from canvas_ai_harness.contract.estimate import estimate
 from canvas_ai_harness.contract.fuzz import OperationRunner, load_schema
 from canvas_ai_harness.contract.junit import write_junit
 from canvas_ai_harness.contract.limits import CannotRun
@@ -110,6 +113,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "150 otherwise)",
     )
     group.addoption(
+        "--max-creates",
+        type=int,
+        default=None,
+        help="conversations the run may create; 0: no limit (default: none on the mock, 35 otherwise)",
+    )
+    group.addoption(
         "--rate-limit",
         type=float,
         default=None,
@@ -135,6 +144,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _LAST, _CRASH = None, None
     config.addinivalue_line("markers", "canvas_check(*names): the contract checks a scenario is about")
     config.addinivalue_line("markers", "canvas_stage(n): order of a stage of the suite (0: scenarios first)")
+    config.addinivalue_line(
+        "markers",
+        "canvas_cost(creates=0, posts=0, identity=None): AI calls a scenario makes (its student's by default)",
+    )
     opt = config.option
     try:
         config.stash[_SETTINGS] = Settings(
@@ -143,6 +156,7 @@ def pytest_configure(config: pytest.Config) -> None:
             max_examples=opt.max_examples,
             seed=opt.seed,
             max_llm_calls=opt.max_llm_calls,
+            max_creates=opt.max_creates,
             rate_limit=opt.rate_limit,
             max_steps=opt.max_steps,
             report_dir=Path(opt.report_dir) if opt.report_dir else None,
@@ -209,6 +223,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Print what the run will cost, per identity, before its first costly request."""
+    contract = _CURRENT
+    if contract is None:
+        return
+    contract.estimate = estimate(contract, session.items)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(contract.estimate.render())
+
+
 # -- fixtures -----------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def contract() -> ContractSession:
@@ -220,6 +245,14 @@ def contract() -> ContractSession:
 def canvas(contract: ContractSession) -> Canvas:
     """The target, in Canvas's vocabulary; every answer is judged by the rulebook."""
     return Canvas(contract)
+
+
+@pytest.fixture(autouse=True)
+def _spread_students(request: pytest.FixtureRequest) -> None:
+    """Each scenario acts as the student with the fewest creates so far."""
+    if "canvas" in request.fixturenames:
+        canvas: Canvas = request.getfixturevalue("canvas")
+        canvas.student = canvas.session.next_student()
 
 
 @pytest.fixture
