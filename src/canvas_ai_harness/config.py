@@ -360,4 +360,7 @@ other_student = "{v["tokens.other_student"]}"    # a second student of the cours
 teacher = "{v["tokens.teacher"]}"                # a teacher of the course
 outsider = "{v["tokens.outsider"]}"              # a user who is not in the course
 # admin = "{v["tokens.admin"]}"                  # may masquerade (as_user_id); optional
+# More students of the course: a run spreads its creates over them (Canvas's daily AI limits are
+# per user), so that several runs a day fit.
+# students = ["${{CANVAS_STUDENT_2_TOKEN}}", "${{CANVAS_STUDENT_3_TOKEN}}"]
 """
