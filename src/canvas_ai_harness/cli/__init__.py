@@ -4,6 +4,7 @@
     cli/options.py    options several commands share, each declared once (load's from its table)
     cli/servers.py    ``mock`` and ``proxy``: serve until stopped
     cli/suites.py     ``contract``, ``load`` and ``check``: test a Canvas, exit with the verdict
+    cli/upgrade.py    ``snapshot`` and ``diff``: record a Canvas's answers, compare two records
 
 Exit codes (``exits.py``): 0 pass; 1 the target broke the contract or a threshold; 2 a usage or
 configuration error, or the target is unreachable; 130 interrupted. A user error prints one line,
@@ -19,6 +20,7 @@ import click
 from canvas_ai_harness import __version__
 from canvas_ai_harness.cli.servers import mock, proxy
 from canvas_ai_harness.cli.suites import check, contract, load
+from canvas_ai_harness.cli.upgrade import diff, snapshot
 from canvas_ai_harness.errors import HarnessError
 from canvas_ai_harness.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from canvas_ai_harness.interrupts import sigterm_as_interrupt
@@ -32,7 +34,7 @@ def cli() -> None:
     """Contract and load testing for the Canvas LMS AI Conversations API."""
 
 
-for _command in (mock, proxy, load, contract, check):
+for _command in (mock, proxy, load, contract, check, snapshot, diff):
     cli.add_command(_command)
 
 
