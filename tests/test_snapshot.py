@@ -231,3 +231,15 @@ def test_an_interrupted_snapshot_ends_every_conversation_it_created(
     conversations = canvas.server.service.store.snapshot()
     assert conversations and not [c for c in conversations if c.active]
     assert not out.exists()
+
+
+def test_a_failing_ai_service_makes_the_diff_incomplete_never_a_pass(
+    start_canvas: StartCanvas, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    faithful = _snapshot(start_canvas(), tmp_path, "faithful")
+    failing = _snapshot(start_canvas(llm_failure_rate=1.0), tmp_path, "failing")
+    code, report = _diff(tmp_path, faithful, failing)
+    assert code == EXIT_FAILED and "createConversation/student-creates" in report["unobserved"]
+    reasons = dict((n["step"], n["why"]) for n in report["not_compared"])
+    assert "AI service failed (503) on the after side" in reasons["createConversation/student-creates"]
+    assert "INCOMPLETE" in capsys.readouterr().out

@@ -8,6 +8,10 @@
 - **additive**: a new header or field, a rule that now holds, a refused input now accepted where
   the refusal was a limit (a step tagged ``over-limit``).
 
+A step one side could not observe (the AI service failed, the daily limit, throttling, the budget)
+is not compared, and the comparison is incomplete: never a pass, since what followed it may differ
+because of it.
+
 When the two snapshots detected different profiles (``completed`` → ``ended``), the profile change
 is one breaking difference, and each difference the profile table explains (``canvas.answers.PROFILES``,
 the spec's table of profiles) is grouped under its row instead of counted on its own. The rows the
@@ -47,6 +51,12 @@ PROFILE_ROWS: Final = {
     UNAVAILABLE_ROW: ("rich_errors",),
     SHOW_ROW: ("show_objectives_met",),
     MESSAGES_ROW: ("message_ids",),
+}
+# Answers that say nothing about the contract: the step was not observed on that side.
+UNOBSERVABLE: Final = {
+    answers.AI_UNAVAILABLE: "Canvas's AI service failed (503)",
+    answers.DAILY_LIMIT: "the identity hit Canvas's daily AI limit (429 rate_limited)",
+    answers.THROTTLED: "Canvas kept throttling",
 }
 # What a snapshot cannot see: it never spends a day's allowance, and a faithful AI service never fails.
 NOT_EXERCISED: Final = (DAILY_ROW, UNAVAILABLE_ROW)
@@ -114,6 +124,7 @@ class Comparison:
     differences: list[Difference] = field(default_factory=list)
     profile_change: ProfileChange | None = None
     not_compared: list[tuple[str, str]] = field(default_factory=list)  # (step, why)
+    unobserved: list[str] = field(default_factory=list)  # steps one side could not observe: never a pass
     unused_allowances: list[str] = field(default_factory=list)
 
     @property
@@ -142,11 +153,21 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> Comparison:
     for key in list(steps_before) + [k for k in steps_after if k not in steps_before]:
         one, two = steps_before.get(key), steps_after.get(key)
         if one is None or two is None:
-            result.not_compared.append((key, "recorded on one side only (snapshots of different script versions)"))
+            side = "before" if one is not None else "after"
+            result.not_compared.append((key, f"reached on the {side} side only (an earlier answer differed)"))
+            result.unobserved.append(key)
             continue
         if "skipped" in one or "skipped" in two:
             why = one.get("skipped") or two.get("skipped")
             result.not_compared.append((key, f"not run on the {'before' if 'skipped' in one else 'after'} side: {why}"))
+            if one.get("incomplete") or two.get("incomplete"):
+                result.unobserved.append(key)
+            continue
+        kinds = one.get("kind"), two.get("kind")
+        if kinds[0] != kinds[1] and (kinds[0] in UNOBSERVABLE or kinds[1] in UNOBSERVABLE):
+            side, kind = ("before", kinds[0]) if kinds[0] in UNOBSERVABLE else ("after", kinds[1])
+            result.not_compared.append((key, f"{UNOBSERVABLE[kind]} on the {side} side; take that snapshot again"))
+            result.unobserved.append(key)
             continue
         result.differences += _step_differences(key, one, two)
     _group_by_profile(result)

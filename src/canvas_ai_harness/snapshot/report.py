@@ -26,8 +26,8 @@ SUMMARY_ENV: Final = "GITHUB_STEP_SUMMARY"
 
 
 def exit_code(comparison: Comparison) -> int:
-    """0: no difference, or only additive or allowed ones; 1: a breaking difference."""
-    return EXIT_FAILED if comparison.breaks else EXIT_OK
+    """0: no difference, or only additive or allowed ones; 1: a breaking difference, or steps unobserved."""
+    return EXIT_FAILED if comparison.breaks or comparison.unobserved else EXIT_OK
 
 
 def _side(document: dict[str, Any]) -> str:
@@ -67,6 +67,11 @@ def verdict(comparison: Comparison) -> str:
         f"{comparison.breaks} breaking, {len(comparison.additive)} additive, {len(comparison.allowed)} allowed"
         f"{', profile change allowed' if comparison.profile_change and comparison.profile_change.allowed else ''}"
     )
+    if comparison.unobserved:
+        counts += (
+            f"; INCOMPLETE: {len(comparison.unobserved)} step(s) not observed on one side, and what followed "
+            "them may differ because of it"
+        )
     return f"{verdict_word(code)}: {counts} (exit {code})"
 
 
@@ -156,6 +161,7 @@ def to_json(comparison: Comparison, before: str, after: str) -> dict[str, Any]:
         "after": {"source": after, "profile": c.after.get("profile"), "target": c.after.get("target")},
         "exit_code": exit_code(c),
         "breaking": c.breaks,
+        "unobserved": c.unobserved,
         "profile_change": None
         if change is None
         else {

@@ -217,7 +217,7 @@ class Script:
         """A create step; the new conversation's id, or ``None`` when Canvas gave none."""
         key = f"createConversation/{scenario}"
         if self.max_creates is not None and self.creates >= self.max_creates:
-            self.skip(key, f"the creates budget ({self.max_creates}) is spent")
+            self.skip(key, f"the creates budget ({self.max_creates}) is spent", incomplete=True)
             return None
         answer = self.send(key, identity, "POST", self.target.path())
         body = answer.json() if answer is not None else None
@@ -231,9 +231,12 @@ class Script:
     def get(self, key: str, identity: str, path: str, **kwargs: Any) -> Exchange | None:
         return self.send(key, identity, "GET", path, **kwargs)
 
-    def skip(self, key: str, reason: str) -> None:
+    def skip(self, key: str, reason: str, *, incomplete: bool = False) -> None:
+        """Record a step that could not run; ``incomplete``: the run, not the target file, is why."""
         route, scenario = key.split("/", 1)
         self.steps[key] = {"route": route, "scenario": scenario, "skipped": reason}
+        if incomplete:
+            self.steps[key]["incomplete"] = True
 
     def send(
         self,
@@ -252,7 +255,7 @@ class Script:
         try:
             exchange = self.client.request(identity, method, path, observe=False, **kwargs)
         except CannotRun as exc:
-            self.skip(key, exc.reason)
+            self.skip(key, exc.reason, incomplete=exc.incomplete)
             return None
         previous = self.transcripts.get(conversation) if conversation is not None else None
         self._learn(exchange)
@@ -262,6 +265,7 @@ class Script:
             "identity": identity,
             "request": self._describe(method, path, kwargs),
             "tags": list(tags),
+            "kind": exchange.kind,
             "answer": self.normaliser.answer(exchange.status, exchange.headers, exchange.body),
             "rules": self._rules(exchange, previous, sent),
         }
