@@ -37,8 +37,27 @@ STABLE_KEYS: Final = frozenset(
 STABLE_NUMBERS: Final = frozenset({"progress.total"})
 # Headers whose value, not only whose presence, a client relies on.
 CONTRACT_HEADERS: Final = frozenset({"www-authenticate"})
-# Headers that come and go with the transport, not with Canvas's answer.
-TRANSPORT_HEADERS: Final = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "date"})
+# Headers that come and go with the transport, a proxy or a CDN in front of Canvas, or a session
+# cookie: not with Canvas's answer. Their presence would make two snapshots of one Canvas differ.
+TRANSPORT_HEADERS: Final = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "date",
+        "set-cookie",
+        "age",
+        "via",
+        "server-timing",
+        "x-cache",
+        "x-cache-hits",
+        "cf-ray",
+        "cf-cache-status",
+        "x-amz-cf-id",
+        "x-amz-cf-pop",
+    }
+)
 TIME_KEYS: Final = frozenset({"created_at", "updated_at"})
 _ISO_UTC: Final = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]00:?00)$")
 _REFERENCES: Final = frozenset({"reference_id"})  # a new one on every answer
