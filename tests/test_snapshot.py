@@ -7,16 +7,21 @@ planted fault the script can see is a breaking difference.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from canvas_ai_harness.cli import main
-from canvas_ai_harness.config import write_target
+from canvas_ai_harness.config import Tokens, write_target
+from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from canvas_ai_harness.mock.faults import FAULTS
 from canvas_ai_harness.snapshot import diff as diff_module
+from canvas_ai_harness.snapshot.allow import parse_allowances
 from canvas_ai_harness.snapshot.script import Script
 from fixtures.custom_servers import StartCanvas
 from fixtures.servers import Canvas
@@ -243,3 +248,25 @@ def test_a_failing_ai_service_makes_the_diff_incomplete_never_a_pass(
     reasons = dict((n["step"], n["why"]) for n in report["not_compared"])
     assert "AI service failed (503) on the after side" in reasons["createConversation/student-creates"]
     assert "INCOMPLETE" in capsys.readouterr().out
+
+
+def test_a_step_the_target_file_cannot_run_is_skipped_not_counted(start_canvas: StartCanvas, tmp_path: Path) -> None:
+    canvas = start_canvas()
+    full = _snapshot(canvas, tmp_path, "full")
+    student_only = tmp_path / "student-only.toml"
+    write_target(dataclasses.replace(canvas.target, tokens=Tokens(student=canvas.target.tokens.student)), student_only)
+    code, report = _diff(tmp_path, full, student_only)
+    skipped = {n["step"] for n in report["not_compared"]}
+    assert "getConversation/teacher-shows-active" in skipped and "postMessage/other-student-posts" in skipped
+    assert (code, report["breaking"], report["unobserved"]) == (EXIT_OK, 0, [])
+
+
+@given(
+    st.dictionaries(st.text(max_size=12), st.recursive(st.none() | st.text() | st.integers(), st.lists, max_leaves=5))
+)
+@settings(max_examples=60, deadline=None)
+def test_any_allow_data_is_accepted_or_refused_in_one_config_error(data: dict) -> None:
+    try:
+        parse_allowances(data, "allow.toml")
+    except ConfigError as exc:
+        assert str(exc).startswith("allow.toml")

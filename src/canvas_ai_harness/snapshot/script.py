@@ -18,13 +18,15 @@ the hook for a creates budget (``--max-creates``): a create beyond it is recorde
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from typing import Any, Final
 
 from canvas_ai_harness.canvas import answers, bodies, routes, transcript
 from canvas_ai_harness.canvas.requests import sis_course_ref
 from canvas_ai_harness.config import Target
 from canvas_ai_harness.contract.access import UNKNOWN_COURSE, UNKNOWN_EXPERIENCE
-from canvas_ai_harness.contract.client import ANONYMOUS, INVALID, CanvasClient, Exchange
+from canvas_ai_harness.contract.client import ANONYMOUS, COSTLY_OPERATIONS, INVALID, CanvasClient, Exchange
 from canvas_ai_harness.contract.ledger import Ledger
 from canvas_ai_harness.contract.limits import CannotRun
 from canvas_ai_harness.snapshot.normalise import Normaliser
@@ -63,23 +65,27 @@ class Script:
         self.max_creates = max_creates
         self.steps: dict[str, dict[str, Any]] = {}
         self.creates = 0
+        self.ai_calls: Counter[str] = Counter()  # per identity: creates and post_messages Canvas served
         self.transcripts: dict[int, list[transcript.Turn]] = {}
         self.student_user_id: str | None = None
+        self._skipping: tuple[str, bool] | None = None  # (why, incomplete) while steps cannot run
 
     # -- the script ---------------------------------------------------------------------------
     def run(self) -> dict[str, dict[str, Any]]:
         first = self.create("student-creates", "student")
         self.get("getActiveConversation/student-has-active", "student", self.target.path())
         self.get("getActiveConversation/teacher-own-none", "teacher", self.target.path())
-        if first is not None:
-            self.turns(first)
-            self.visibility(first)
-            self.conventions()
-            self.after_end(first)
+        self.with_conversation(first, "createConversation/student-creates", self.first_conversation)
         self.create_closes_previous()
         self.other_students_conversation()
         self.refusals()
         return self.steps
+
+    def first_conversation(self, cid: int) -> None:
+        self.turns(cid)
+        self.visibility(cid)
+        self.conventions()
+        self.after_end(cid)
 
     def turns(self, cid: int) -> None:
         path = self.target.path(cid, messages=True)
@@ -149,37 +155,34 @@ class Script:
     def create_closes_previous(self) -> None:
         earlier = self.create("student-creates-again", "student")
         latest = self.create("create-closes-previous", "student")
-        if earlier is not None:
-            self.get(
-                "getConversation/teacher-shows-replaced", "teacher", self.target.path(earlier), conversation=earlier
-            )
+        self.with_conversation(earlier, "createConversation/student-creates-again", self.replaced)
         self.get("getActiveConversation/after-second-create", "student", self.target.path(), conversation=latest)
-        if latest is not None:
-            path = self.target.path(latest, messages=True)
-            body = {"json_body": {"message": TEXT_OVER_LIMIT}}
-            self.send(
-                "postMessage/over-limit-message",
-                "student",
-                "POST",
-                path,
-                conversation=latest,
-                sent=TEXT_OVER_LIMIT,
-                tags=(OVER_LIMIT,),
-                **body,
-            )
-            self.send("deleteConversation/student-ends-latest", "student", "DELETE", self.target.path(latest))
+        self.with_conversation(latest, "createConversation/create-closes-previous", self.over_limit)
+
+    def replaced(self, cid: int) -> None:
+        self.get("getConversation/teacher-shows-replaced", "teacher", self.target.path(cid), conversation=cid)
+
+    def over_limit(self, cid: int) -> None:
+        body = {"message": TEXT_OVER_LIMIT}
+        path = self.target.path(cid, messages=True)
+        key = "postMessage/over-limit-message"
+        self.send(
+            key, "student", "POST", path, conversation=cid, sent=TEXT_OVER_LIMIT, tags=(OVER_LIMIT,), json_body=body
+        )
+        self.send("deleteConversation/student-ends-latest", "student", "DELETE", self.target.path(cid))
 
     def other_students_conversation(self) -> None:
         theirs = self.create("other-student-creates", "other_student")
-        if theirs is None:
-            return
-        show, post = self.target.path(theirs), self.target.path(theirs, messages=True)
+        self.with_conversation(theirs, "createConversation/other-student-creates", self.theirs)
+
+    def theirs(self, cid: int) -> None:
+        show, post = self.target.path(cid), self.target.path(cid, messages=True)
         self.get("getConversation/student-shows-other-students", "student", show)
         self.send(
             "postMessage/student-posts-to-other-students", "student", "POST", post, json_body={"message": TEXT_PLAIN}
         )
         self.send("deleteConversation/student-ends-other-students", "student", "DELETE", show)
-        self.get("getConversation/teacher-shows-other-students", "teacher", show, conversation=theirs)
+        self.get("getConversation/teacher-shows-other-students", "teacher", show, conversation=cid)
         self.send("deleteConversation/other-student-ends-own", "other_student", "DELETE", show)
 
     def refusals(self) -> None:
@@ -213,10 +216,32 @@ class Script:
         self.send("no-route/unsupported-method", "student", "PUT", path)
 
     # -- steps --------------------------------------------------------------------------------
+    def with_conversation(self, cid: int | None, create_key: str, steps: Callable[[int], None]) -> None:
+        """Run ``steps`` on the conversation ``create_key`` created; without one, record them as skipped.
+
+        Every step is then recorded on every Canvas, run or skipped: ``diff`` never meets a step
+        that one side simply lacks. The skips are incomplete unless the create was skipped for a
+        reason of the target file (a token it lacks).
+        """
+        if cid is not None:
+            steps(cid)
+            return
+        created = self.steps.get(create_key, {})
+        if "skipped" in created:
+            reason = f"needs the conversation of {create_key}, skipped: {created['skipped']}"
+            incomplete = bool(created.get("incomplete"))
+        else:
+            reason, incomplete = f"needs the conversation of {create_key}, which Canvas did not create", True
+        outer, self._skipping = self._skipping, (reason, incomplete)
+        try:
+            steps(0)
+        finally:
+            self._skipping = outer
+
     def create(self, scenario: str, identity: str) -> int | None:
         """A create step; the new conversation's id, or ``None`` when Canvas gave none."""
         key = f"createConversation/{scenario}"
-        if self.max_creates is not None and self.creates >= self.max_creates:
+        if self.max_creates is not None and self._skipping is None and self.creates >= self.max_creates:
             self.skip(key, f"the creates budget ({self.max_creates}) is spent", incomplete=True)
             return None
         answer = self.send(key, identity, "POST", self.target.path())
@@ -252,6 +277,9 @@ class Script:
     ) -> Exchange | None:
         """Send one step's request and record its normalised answer (``None`` when it could not run)."""
         route, scenario = key.split("/", 1)
+        if self._skipping is not None:
+            self.skip(key, self._skipping[0], incomplete=self._skipping[1])
+            return None
         try:
             exchange = self.client.request(identity, method, path, observe=False, **kwargs)
         except CannotRun as exc:
@@ -278,6 +306,8 @@ class Script:
         cid = _int_id(body.get("id")) if isinstance(body, dict) else None
         if operation is not None and operation.operation_id == routes.CREATE:
             self.creates += exchange.kind == answers.OK
+        if operation is not None and operation.operation_id in COSTLY_OPERATIONS and exchange.kind == answers.OK:
+            self.ai_calls[exchange.identity] += 1
             self.ledger.after_create(
                 exchange.kind, exchange.identity, self.target.course_id, self.target.ai_experience_id, cid
             )

@@ -50,6 +50,7 @@ class Snapshot:
     throttle_retries: int = 0
     seconds: float = 0.0
     left_open: list[int] = field(default_factory=list)
+    ai_calls_by_identity: dict[str, int] = field(default_factory=dict)  # AI calls Canvas served, per identity
 
     def summary(self) -> str:
         profile = self.document.get("profile") or "unknown"
@@ -59,6 +60,12 @@ class Snapshot:
             f"{len(steps)} steps ({skipped} skipped), {self.requests} requests, {self.creates} creates, "
             f"{self.ai_calls} AI calls, {self.seconds:.1f} s; profile {profile}"
         )
+        if self.ai_calls_by_identity:
+            line += (
+                " (AI calls by identity: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(self.ai_calls_by_identity.items()))
+                + ")"
+            )
         if self.left_open:
             line += f"; {len(self.left_open)} conversation(s) could not be ended: {self.left_open}"
         return line
@@ -100,6 +107,7 @@ def take_snapshot(
         throttle_retries=session.client.throttle_retries,
         seconds=time.monotonic() - started,
         left_open=list(session.cleanup.left_open),
+        ai_calls_by_identity=dict(script.ai_calls),
     )
 
 
