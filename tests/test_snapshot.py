@@ -270,3 +270,16 @@ def test_any_allow_data_is_accepted_or_refused_in_one_config_error(data: dict) -
         parse_allowances(data, "allow.toml")
     except ConfigError as exc:
         assert str(exc).startswith("allow.toml")
+
+
+def test_an_unwritable_out_is_a_setup_error_before_any_request(
+    start_canvas: StartCanvas, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    canvas = start_canvas()
+    target = tmp_path / "t.toml"
+    write_target(canvas.target, target)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", "utf-8")
+    assert main(["snapshot", "--target", str(target), "--out", str(blocker / "s.json")]) == EXIT_USAGE
+    assert "--out" in capsys.readouterr().err
+    assert canvas.server.service.store.snapshot() == []

@@ -9,10 +9,12 @@ A setup error (an unreadable file, another format or format version, a bad allow
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.snapshot.allow import apply_allowances, load_allow_file
 from canvas_ai_harness.snapshot.diff import Comparison, compare
@@ -26,6 +28,7 @@ Echo = Callable[[str], None]
 
 def run_snapshot(target: Path | None, out: Path, seed: int | None = None, *, echo: Echo | None = None) -> Snapshot:
     """Take a snapshot of the target (the embedded mock without one) and write it to ``out``."""
+    _writable_dir(out.parent, f"--out {out}")  # before any request: a run's work is not lost to a bad path
     snapshot = take_snapshot(None if target is None else str(target), seed)
     write_snapshot(snapshot, out)
     if echo is not None:
@@ -55,6 +58,8 @@ def run_diff(
 ) -> DiffResult:
     """Compare two snapshots (taking a live one for a target file) and write the reports."""
     allowances = load_allow_file(allow) if allow is not None else []  # a bad allow file fails before any request
+    if report_dir is not None:
+        _writable_dir(report_dir, f"--report-dir {report_dir}")
     one = read_side(before, echo=echo)
     two = read_side(after, echo=echo)
     comparison = compare(one.document, two.document)
@@ -63,3 +68,13 @@ def run_diff(
     text = redactor(render_text(comparison, one.label, two.label))
     reports = write_reports(comparison, one.label, two.label, report_dir, redactor)
     return DiffResult(comparison, text, reports, (one, two))
+
+
+def _writable_dir(directory: Path, what: str) -> None:
+    """Create ``directory`` if need be; a ``ConfigError`` naming ``what`` when it cannot be written."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot create {directory} ({exc.strerror}); choose another path") from exc
+    if not os.access(directory, os.W_OK):
+        raise ConfigError(f"{what}: {directory} is not writable; choose another path")
