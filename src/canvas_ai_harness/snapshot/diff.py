@@ -199,13 +199,14 @@ def _step_differences(key: str, one: dict[str, Any], two: dict[str, Any]) -> lis
         if a["header_values"][name] != b["header_values"][name]:
             was, now = a["header_values"][name], b["header_values"][name]
             add("header_value", name, was, now, BREAKING, "header value changed")
+    removed, added = set(a["shape"]) - set(b["shape"]), set(b["shape"]) - set(a["shape"])
     for path in sorted(set(a["shape"]) | set(b["shape"])):
         was, now = a["shape"].get(path), b["shape"].get(path)
-        if now is None:
-            add("shape", path, was, ABSENT, BREAKING, "field removed")
-        elif was is None:
-            add("shape", path, ABSENT, now, ADDITIVE, "new field")
-        elif was != now:
+        if path in removed and not _under_any(path, removed):
+            add("shape", path, was, ABSENT, BREAKING, "field removed" + _with_fields_under(path, removed))
+        elif path in added and not _under_any(path, added):
+            add("shape", path, ABSENT, now, ADDITIVE, "new field" + _with_fields_under(path, added))
+        elif was is not None and now is not None and was != now:
             add("shape", path, was, now, BREAKING, "field retyped")
     for aspect, what in (("values", "value changed"), ("counts", "count changed")):
         for path in sorted(set(a[aspect]) & set(b[aspect])):
@@ -219,9 +220,23 @@ def _step_differences(key: str, one: dict[str, Any], two: dict[str, Any]) -> lis
         if isinstance(was, bool) and isinstance(now, bool):
             kind, what = (BREAKING, "rule no longer holds") if was else (ADDITIVE, "rule now holds")
         else:
-            kind, what = BREAKING, "changed"
+            kind, what = BREAKING, "rule value changed"
         add("rule", name, was, now, kind, what)
     return found
+
+
+def _under(path: str, ancestor: str) -> bool:
+    return path.startswith((f"{ancestor}.", f"{ancestor}[]"))
+
+
+def _under_any(path: str, paths: set[str]) -> bool:
+    """Whether ``path`` lies under another of ``paths``: reported with it, not on its own."""
+    return any(_under(path, other) for other in paths if other != path)
+
+
+def _with_fields_under(path: str, paths: set[str]) -> str:
+    below = sum(1 for other in paths if _under(other, path))
+    return f" (with {below} path(s) under it)" if below else ""
 
 
 def _summary(answer: dict[str, Any]) -> str:
