@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from canvas_ai_harness.canvas import answers, bodies, lifecycle, routes, transcript
+from canvas_ai_harness.canvas import answers, bodies, lifecycle, requests, routes, transcript
 from canvas_ai_harness.canvas.requests import (
     MAX_ID_DIGITS,
     MalformedRequest,
@@ -263,3 +263,27 @@ def test_the_specs_message_pattern_is_rubys_blank() -> None:
         if not 0xD800 <= code < 0xE000 and (re.search(pattern, chr(code)) is None) != is_blank(chr(code))
     ]
     assert disagree == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "content_type", "body", "tokens"),
+    [
+        pytest.param({"authorization": "Bearer a~1"}, "", None, b"", ["a~1"], id="bearer"),
+        pytest.param({}, "access_token=q~1", None, b"", ["q~1"], id="query"),
+        pytest.param({}, "access%5Ftoken=q%7E1", None, b"", ["q~1"], id="encoded-query"),
+        pytest.param({}, "", "application/json", b'{"\\u0061ccess_token": "j~1"}', ["j~1"], id="escaped-json-key"),
+        pytest.param({}, "", "application/x-www-form-urlencoded", b"a=\xff&access_token=f~1", ["f~1"], id="bad-form"),
+        pytest.param(
+            {"authorization": "Bearer a~1"},
+            "access_token=q~1",
+            "application/json",
+            b'{"access_token": "j~1"}',
+            ["a~1", "j~1", "q~1"],
+            id="all-three",
+        ),
+    ],
+)
+def test_every_token_a_request_carries_is_found_even_where_canvas_would_not_read_it(
+    headers: dict[str, str], query: str, content_type: str | None, body: bytes, tokens: list[str]
+) -> None:
+    assert sorted(requests.request_tokens(headers, query, content_type, body)) == tokens

@@ -3,6 +3,8 @@ anywhere (output, JUnit, JSON report, curl lines), and the documented exit codes
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +22,7 @@ from canvas_ai_harness.mock.world import (
     TEACHER_TOKEN,
 )
 from fixtures.contract import RunContract
-from fixtures.hooks import die_after
+from fixtures.hooks import LONG_TOKEN, die_after, fragments, quote_token
 
 TOKENS = (STUDENT_TOKEN, OTHER_STUDENT_TOKEN, TEACHER_TOKEN, OUTSIDER_TOKEN, ADMIN_TOKEN)
 
@@ -63,6 +65,25 @@ def test_no_token_appears_in_output_junit_report_or_reproduction_lines(
     reproduce = [f["reproduce"] for f in run.report["failures"]]
     assert reproduce and all('"Authorization: Bearer $CANVAS_TOKEN"' in line for line in reproduce if "tokens." in line)
     assert "[REDACTED]" in run.summary  # the echoed token, shown redacted in what Canvas answered
+
+
+def test_a_token_cut_by_a_shortened_body_leaves_no_fragment_anywhere(
+    contract_run: RunContract, mock_canvas: Callable[..., MockServer]
+) -> None:
+    # Canvas quotes the student's token in each destroy's error body, across the 300th character
+    # where reports shorten a body.
+    server = mock_canvas()
+    quote_token(server, LONG_TOKEN, STUDENT_TOKEN, lambda request: request.method == "DELETE", at=300)
+    target = server.target()
+    target = dataclasses.replace(target, tokens=dataclasses.replace(target.tokens, student=LONG_TOKEN))
+
+    run = contract_run(target, modules=("test_lifecycle.py",))
+
+    assert run.code == 1 and run.report["failures"], run.output
+    written = [run.output, run.junit, run.summary, (run.directory / "reports" / "contract-report.json").read_text()]
+    leaked = {piece for piece in fragments(LONG_TOKEN) for text in written if piece in text}
+    assert not leaked
+    assert "xx[REDACTED]" in run.summary  # what Canvas answered, its token redacted whole
 
 
 def _closed_port() -> int:
@@ -137,3 +158,29 @@ def test_a_target_that_stops_answering_mid_run_ends_it_with_exit_2(
     assert run.code == 2
     assert run.report["exit_code"] == 2
     assert "Result: UNREACHABLE:" in run.summary and "stopped answering" in run.summary
+
+
+@pytest.mark.parametrize(
+    ("modules", "requests"),
+    [
+        pytest.param(("test_visibility.py",), 20, id="in-a-fixed-scenario"),
+        pytest.param(("test_operations.py", "test_sequences.py"), 30, id="in-a-hypothesis-exploration"),
+    ],
+)
+def test_a_target_that_dies_mid_run_is_named_once_per_test_without_tracebacks(
+    modules: tuple[str, ...], requests: int, contract_run: RunContract, mock_canvas: Callable[..., MockServer]
+) -> None:
+    server = mock_canvas()
+    die_after(server, requests=requests)
+
+    run = contract_run(server, modules=modules)
+
+    assert run.code == 2
+    affected = [t for t in run.report["tests"] if t["outcome"] != "passed" and t["outcome"] != "skipped"]
+    assert affected, run.output
+    for test in affected:
+        assert test["reason"].startswith("not checked: the target stopped answering: ") and "\n" not in test["reason"]
+    messages = re.findall(r'<failure message="([^"]*)"', run.junit)
+    assert messages and all(m.startswith("not checked: the target stopped answering: ") for m in messages)
+    for noise in ("Traceback", "+-----", "other explicit examples", "Falsifying", "direct cause"):
+        assert noise not in run.junit and noise not in run.summary, noise

@@ -17,8 +17,9 @@ from canvas_ai_harness.config import write_target
 from canvas_ai_harness.contract.client import is_throttled
 from canvas_ai_harness.contract.limits import BudgetExhausted, LLMBudget, Pacer
 from canvas_ai_harness.mock import MockServer, ThrottleConfig
+from canvas_ai_harness.mock.world import STUDENT_TOKEN
 from fixtures.contract import RunContract
-from fixtures.hooks import hold_once
+from fixtures.hooks import hold_once, intrude_after
 
 AI_ROUTES = ("/conversations", "/messages")
 WAIT = 240  # seconds: bounds a hang, not a speed check (a busy machine starts the suite slowly)
@@ -159,3 +160,63 @@ def test_an_interrupted_run_writes_its_reports_and_ends_its_conversations(
     assert (tmp_path / "junit.xml").is_file()
     assert server.service.store.active_count == 0
     assert report["cleanup"]["left_open"] == []
+
+
+def test_a_create_interrupted_in_flight_is_asked_about_and_ended(
+    tmp_path: Path, mock_canvas: Callable[..., MockServer]
+) -> None:
+    server = mock_canvas()
+    # Hold a create once five AI calls were answered: the mock has already opened the
+    # conversation, the run never hears of it, and Ctrl-C arrives while it waits.
+    held = hold_once(
+        server,
+        lambda request: request.method == "POST" and request.path.endswith("/conversations") and _ai_calls(server) >= 5,
+    )
+    write_target(server.target(), tmp_path / "target.toml")
+    command = [sys.executable, "-m", "canvas_ai_harness", "contract", "--target", str(tmp_path / "target.toml")]
+    command += ["--report-dir", str(tmp_path / "reports"), "--seed", "1"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process:
+        try:
+            assert held.wait(timeout=WAIT), "the run never sent a create after five AI calls"
+            process.send_signal(signal.SIGINT)
+            output, _ = process.communicate(timeout=WAIT)
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+    assert process.returncode == 130, output.decode()
+    report = json.loads((tmp_path / "reports" / "contract-report.json").read_text())
+    assert server.service.store.active_count == 0
+    assert report["cleanup"]["left_open"] == [] and report["cleanup"]["unconfirmed_creates"] == []
+    assert report["cleanup"]["closed_at_end"] >= 1  # the held create's conversation, ended
+
+
+@pytest.mark.parametrize(
+    "after",
+    [  # where, with seed 1, the run next meets the intruder's conversation (without this check: a false break)
+        pytest.param(4, id="seen-as-the-active-conversation"),
+        pytest.param(16, id="own-conversation-refused-on-destroy"),
+        pytest.param(24, id="own-conversation-refused-on-post-message"),
+    ],
+)
+def test_another_run_on_the_same_accounts_is_a_setup_problem_not_a_break(
+    after: int, contract_run: RunContract, mock_canvas: Callable[..., MockServer]
+) -> None:
+    server = mock_canvas()
+    intruded = intrude_after(server, after, STUDENT_TOKEN)
+
+    run = contract_run(server, modules=("test_lifecycle.py", "test_transcript.py"))
+
+    assert intruded.is_set()
+    assert run.code == 2, run.summary
+    assert run.report["failures"] == []  # nothing blamed on Canvas
+    assert "Result: SETUP PROBLEM: another run or user is using these accounts" in run.summary
+    assert "tokens.student" in run.summary
+
+
+def test_a_run_alone_on_its_accounts_is_not_a_clash(
+    contract_run: RunContract, mock_canvas: Callable[..., MockServer]
+) -> None:
+    run = contract_run(mock_canvas(), modules=("test_lifecycle.py", "test_transcript.py"))
+
+    assert run.code == 0 and "SETUP PROBLEM" not in run.summary

@@ -18,8 +18,9 @@ import pytest
 
 from canvas_ai_harness.config import write_target
 from canvas_ai_harness.load import LoadOptions, run_load
-from canvas_ai_harness.mock import Latency, ThrottleConfig
+from canvas_ai_harness.mock import Latency, ThrottleConfig, world
 from fixtures.custom_servers import StartCanvas
+from fixtures.hooks import LONG_TOKEN, fragments, quote_token
 from fixtures.load import QUICK, RunLoad, active_conversations
 from fixtures.signals import as_background_job
 
@@ -188,3 +189,22 @@ def test_plain_locust_refuses_before_its_first_request(args: list[str], message:
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stdout + result.stderr
     assert "getActiveConversation" not in result.stdout  # no request was made, so none is in locust's table
+
+
+def test_a_token_quoted_in_an_error_body_leaves_no_fragment_in_the_reports(
+    start_canvas: StartCanvas, load_run: RunLoad, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Canvas quotes the student's token in each create's error, across the 200th character,
+    # where the load suite shortens an error body.
+    canvas = start_canvas(llm_latency=Latency(5, 1))
+    quote_token(canvas.server, LONG_TOKEN, world.STUDENT_TOKEN, lambda r: r.method == "POST", at=200)
+    (tmp_path / "students.csv").write_text(f"token\n{LONG_TOKEN}\n")
+
+    code, summary = load_run(
+        canvas, *QUICK, "--users", "1", "--teachers", "0", "--students", str(tmp_path / "students.csv")
+    )
+
+    assert code == 1 and summary["totals"]["error"] > 0
+    written = [capsys.readouterr().out] + [p.read_text(errors="replace") for p in (tmp_path / "report").iterdir()]
+    assert not {piece for piece in fragments(LONG_TOKEN) for text in written if piece in text}
+    assert any("[REDACTED]" in key for key in summary["errors"])

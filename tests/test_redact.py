@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import shlex
+from urllib.parse import quote, quote_plus
 
 import pytest
 
 from canvas_ai_harness.redact import REDACTED, Redactor, curl_command, redact_data
 
 SECRET = "7~Zk3q8SECRETtoken"
+ODD = '7~tok/SECRET+é&"😀 x'  # every character that some escaping changes
 
 
 @pytest.mark.parametrize(
@@ -64,3 +69,26 @@ def test_redact_data_reaches_every_string_and_key_at_any_depth() -> None:
     out = redact_data(data, Redactor([SECRET]))
     assert SECRET not in repr(out)
     assert out == {"a": [f"Bearer {REDACTED}", ["x", {REDACTED: 1}]], "n": 3, "none": None}
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        pytest.param(quote(ODD, safe=""), id="percent-encoded"),
+        pytest.param(re.sub("%..", lambda m: m[0].lower(), quote(ODD, safe="")), id="percent-encoded-lower-hex"),
+        pytest.param(quote_plus(ODD), id="form-encoded"),
+        pytest.param(json.dumps(ODD)[1:-1], id="json-escaped-ascii"),
+        pytest.param(json.dumps(ODD, ensure_ascii=False)[1:-1], id="json-escaped"),
+        pytest.param(html.escape(ODD), id="html-escaped"),
+        pytest.param(json.dumps(quote(ODD, safe=""))[1:-1], id="percent-encoded-in-json"),
+        pytest.param(ODD.replace("~", "%7E"), id="one-character-encoded"),
+    ],
+)
+def test_a_known_secret_is_redacted_in_every_escaped_form(form: str) -> None:
+    out = Redactor([ODD])(f"before {form} after")
+    assert out == f"before {REDACTED} after"
+
+
+def test_redacting_before_shortening_leaves_no_piece_of_a_token() -> None:
+    text = "x" * 290 + ODD + " tail"
+    assert Redactor([ODD])(text)[:300] == "x" * 290 + REDACTED

@@ -2,6 +2,7 @@
 
     HarnessError                 exit 2 unless a subclass says otherwise
     ├── ConfigError              a target file, an option or an environment variable is wrong
+    │   └── AccountsInUse        another run or user acts on the target's test accounts meanwhile
     ├── SpecError                specs/openapi.yaml is missing or unreadable
     └── TargetUnreachable        nothing answers at the target's base_url
 
@@ -23,6 +24,14 @@ class HarnessError(Exception):
 
 class ConfigError(HarnessError):
     """A target file, a command-line option or an environment variable is invalid."""
+
+
+class AccountsInUse(ConfigError):
+    """Someone else (another run, a person) acts on the target's test accounts during the run.
+
+    Canvas keeps one active conversation per user: their creates close the run's conversations,
+    and every rule about them would fail for a reason that is not Canvas's.
+    """
 
 
 class SpecError(HarnessError):

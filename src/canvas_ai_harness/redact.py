@@ -1,7 +1,11 @@
 """Keep tokens out of output, logs, reports and reproduction commands.
 
 ``Redactor`` replaces every known secret, and anything that looks like a token in an
-``Authorization: Bearer`` header or an ``access_token`` parameter, with ``[REDACTED]``.
+``Authorization: Bearer`` header or an ``access_token`` parameter, with ``[REDACTED]``. A known
+secret is found in every form a report may carry it: as is, percent-encoded (either hex case,
+``+`` for a space), JSON-escaped (``\\uXXXX``, ``\\/``) or HTML/XML-escaped, and any mix of these.
+Redact whole texts, then shorten them: a token cut in two by a shortened text is no longer whole,
+and no redactor can find its halves.
 ``redact_data`` applies a redactor to every string (and key) of a JSON-like value: the contract
 and proxy reports redact before they serialise or shorten anything. ``curl_command`` builds a
 reproducible ``curl`` line whose token is read from the environment.
@@ -9,6 +13,7 @@ reproducible ``curl`` line whose token is read from the environment.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +27,33 @@ TOKEN_ENV = "CANVAS_TOKEN"
 _BEARER = re.compile(r"(?i)(bearer\s+)(?!\$" + TOKEN_ENV + r"\b)[^\s\"',;]+")
 _ACCESS_TOKEN = re.compile(r"(?i)(access_token=)[^&\s\"']+")
 _MIN_SECRET = 4  # shorter strings would redact ordinary words
+_ESCAPES = ("%", "\\", "&", "+")  # a text without any of these holds secrets only as they are
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;|&#39;"}
+
+
+def _hex(byte: int) -> str:
+    """A byte as ``%XX`` in either hex case."""
+    return "%" + "".join(f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in f"{byte:02x}")
+
+
+def _any_form(char: str) -> str:
+    """A regular expression for one character of a secret, in any escaped form it may take."""
+    forms = [re.escape(char), "".join(_hex(b) for b in char.encode("utf-8"))]
+    escaped = json.dumps(char)[1:-1]
+    if escaped != char:
+        forms.append(re.escape(escaped))
+    units = char.encode("utf-16-be")
+    forms.append("".join(_hex_escape(int.from_bytes(units[i : i + 2], "big")) for i in range(0, len(units), 2)))
+    if char == " ":
+        forms.append(r"\+")
+    if char in _HTML:
+        forms.append(_HTML[char])
+    return "(?:" + "|".join(forms) + ")"
+
+
+def _hex_escape(unit: int) -> str:
+    """A UTF-16 code unit as JSON's ``\\uXXXX``, in either hex case."""
+    return r"\\u" + "".join(f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in f"{unit:04x}")
 
 
 class Redactor:
@@ -29,6 +61,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self._secrets: list[str] = []
+        self._escaped: re.Pattern[str] | None = None  # built when first needed after a change
         for secret in secrets:
             self.add(secret)
 
@@ -36,10 +69,15 @@ class Redactor:
         if secret and len(secret) >= _MIN_SECRET and secret not in self._secrets:
             self._secrets.append(secret)
             self._secrets.sort(key=len, reverse=True)  # longest first: one secret may contain another
+            self._escaped = None
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
+        if self._secrets and any(mark in text for mark in _ESCAPES):
+            if self._escaped is None:
+                self._escaped = re.compile("|".join("".join(map(_any_form, s)) for s in self._secrets))
+            text = self._escaped.sub(REDACTED, text)
         text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
         return _ACCESS_TOKEN.sub(lambda m: m.group(1) + REDACTED, text)
 

@@ -25,6 +25,7 @@ __all__ = [
     "parse_id",
     "read_params",
     "request_token",
+    "request_tokens",
     "sis_course_id",
     "sis_course_ref",
 ]
@@ -114,6 +115,31 @@ def request_token(headers: Mapping[str, str], params: Mapping[str, Any]) -> str 
     if token is None and isinstance(params.get("access_token"), str):
         token = params["access_token"]
     return token
+
+
+def request_tokens(headers: Mapping[str, str], query: str, content_type: str | None, body: bytes) -> list[str]:
+    """Every token a request carries where Canvas may read one, whichever Canvas would use.
+
+    The ``Authorization: Bearer`` header, and ``access_token`` in the query, a form or a JSON body
+    (keys and values decoded as Rails decodes them). Read leniently: a request Canvas cannot
+    read (``MalformedRequest``) still gives up the tokens in its readable parts. For whoever must
+    keep tokens out of what it writes: the proxy learns them here before it logs a request.
+    """
+    found = [token for token in (bearer_token(headers),) if token]
+    sources = [query]
+    media = media_type(content_type)
+    if body and _is_json(media):
+        try:
+            data = json.loads(body.decode("utf-8", "replace"))
+        except (ValueError, RecursionError):
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("access_token"), str):
+            found.append(data["access_token"])
+    elif body:  # a form, or a body of no declared type that may still be one
+        sources.append(body.decode("utf-8", "replace"))
+    for text in sources:
+        found += [value for key, value in parse_qsl(text, keep_blank_values=True) if key == "access_token" and value]
+    return list(dict.fromkeys(found))
 
 
 def is_blank(value: Any) -> bool:

@@ -15,7 +15,7 @@ the contract rulebook and the load checks word the problems their own way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -49,6 +49,7 @@ EARLIER_UNCHANGED: Final = "earlier-unchanged"
 USER_TEXT: Final = "user-text-unchanged"
 
 Turn = tuple[str, Any]  # (role, text) of one message
+Redact = Callable[[str], str]  # hides secrets in a text (canvas_ai_harness.redact.Redactor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,28 +82,33 @@ def hidden_ids(value: Any, where: str = "") -> Iterator[str]:
             yield from hidden_ids(item, f"{where}[{i}]")
 
 
-def _short(text: Any, limit: int = 80) -> str:
-    shown = repr(text)
+def _short(text: Any, redact: Redact, limit: int = 80) -> str:
+    shown = redact(repr(text))  # redact, then shorten: a cut could halve a token
     return shown if len(shown) <= limit else shown[:limit] + f"... ({len(text) if isinstance(text, str) else '?'})"
 
 
-def first_difference(before: list[Turn], after: list[Turn]) -> str:
-    """How ``after`` fails to keep ``before`` as its first messages ("" when it keeps them)."""
+def first_difference(before: list[Turn], after: list[Turn], redact: Redact = str) -> str:
+    """How ``after`` fails to keep ``before`` as its first messages ("" when it keeps them).
+
+    ``redact`` is applied to each text before it is shortened (``canvas_ai_harness.redact``).
+    """
     if len(after) < len(before):
         return f"the transcript shrank from {len(before)} to {len(after)} messages"
     for i, (was, now) in enumerate(zip(before, after, strict=False)):
         if was != now:
-            return f"earlier message {i} changed: was {was[0]}: {_short(was[1])}, now {now[0]}: {_short(now[1])}"
+            was_text, now_text = _short(was[1], redact), _short(now[1], redact)
+            return f"earlier message {i} changed: was {was[0]}: {was_text}, now {now[0]}: {now_text}"
     return ""
 
 
 def check(
-    operation_id: str, body: Any, *, previous: list[Turn] | None = None, sent: Any = None
+    operation_id: str, body: Any, *, previous: list[Turn] | None = None, sent: Any = None, redact: Redact = str
 ) -> dict[str, Problem | None]:
     """Every transcript rule that applies to a successful answer ``body``, with its problem or ``None``.
 
     ``previous`` is the transcript as last seen (before a post_message); ``sent`` the message the
-    client sent, when it was a plain string.
+    client sent, when it was a plain string. ``redact`` hides secrets in the texts a problem
+    quotes, before they are shortened.
     """
     found: dict[str, Problem | None] = {}
     if not isinstance(body, dict):
@@ -122,7 +128,7 @@ def check(
             None if ok else Problem(NEW_TRANSCRIPT, f"a new transcript of roles {roles}", "[User, Assistant]")
         )
     if operation_id in (routes.POST_MESSAGE, routes.ACTIVE, routes.SHOW) and previous is not None:
-        difference = first_difference(previous, new)
+        difference = first_difference(previous, new, redact)
         found[EARLIER_UNCHANGED] = (
             Problem(EARLIER_UNCHANGED, difference, "earlier messages as they were") if difference else None
         )
@@ -148,7 +154,7 @@ def check(
                 if text == sent
                 else Problem(
                     USER_TEXT,
-                    f"{_short(text)} came back for {_short(sent)}: "
+                    f"{_short(text, redact)} came back for {_short(sent, redact)}: "
                     "the appended User message is not the text that was sent",
                     "the user's message, character for character",
                 )

@@ -11,7 +11,7 @@ import click
 from canvas_ai_harness.cli.options import A_FILE, listen_options, option, parse_latency, prefixed_option, profile_option
 from canvas_ai_harness.config import PROFILE_CHOICES, write_target
 from canvas_ai_harness.errors import ConfigError
-from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
+from canvas_ai_harness.exits import EXIT_OK
 
 __all__ = ["mock", "proxy"]
 
@@ -155,6 +155,13 @@ def _vars_of(obj: Any) -> dict[str, Any]:
 )
 @_proxy_option("--strict", is_flag=True, help="Answer non-conforming requests 400; never forward.")
 @_proxy_option("--max-requests", type=click.IntRange(1), default=None, help="Stop after N.")
+@_proxy_option(
+    "--upstream-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the upstream's answer; then the client gets a 502, counted as a timeout.",
+)
 def proxy(
     upstream: str | None,
     use_mock: bool,
@@ -163,17 +170,24 @@ def proxy(
     report_path: Path,
     strict: bool,
     max_requests: int | None,
+    upstream_timeout: float,
 ) -> int:
     """Check a client's traffic against the spec on its way to Canvas; write a conformance report on exit.
 
-    Exit code 0: every request and response conformed; 1: at least one did not.
+    Exit code 0: every request and response conformed and the upstream answered each; 1: at least
+    one did not conform, or the upstream failed some (refused, reset, timed out, still waiting at
+    the stop); 2: the upstream answered none of them.
     """
     from canvas_ai_harness.proxy import ProxyConfig, run_proxy
 
     if (upstream is None) == (not use_mock):
         raise click.UsageError("give exactly one of --upstream URL and --mock")
-    config = ProxyConfig(upstream or "", strict=strict, max_requests=max_requests, report_path=report_path)
+    config = ProxyConfig(
+        upstream or "", strict=strict, max_requests=max_requests, report_path=report_path, timeout_s=upstream_timeout
+    )
     report = run_proxy(config, host=host, port=port, mock=use_mock, announce=lambda line: click.echo(line, err=True))
     click.echo(report.to_text(), nl=False)
     click.echo(f"Report written to {report_path} (and .txt, .html beside it)", err=True)
-    return EXIT_OK if report.passed else EXIT_FAILED
+    if report.upstream_unreachable:
+        click.echo(f"canvas-ai-harness: error: {report.verdict()}", err=True)
+    return report.exit_code()

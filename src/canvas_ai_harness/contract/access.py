@@ -9,7 +9,7 @@ whether it is closed.
 from __future__ import annotations
 
 import json
-from typing import Final
+from typing import Final, Protocol
 
 from canvas_ai_harness.canvas import answers, bodies, lifecycle, routes
 from canvas_ai_harness.canvas.requests import sis_course_ref
@@ -18,6 +18,7 @@ from canvas_ai_harness.contract.client import ANONYMOUS, INVALID, Exchange
 from canvas_ai_harness.contract.ledger import ConversationRecord, Ledger
 from canvas_ai_harness.contract.reading import int_id, is_blank_message, sent_message, snippet
 from canvas_ai_harness.contract.verdicts import Verdicts
+from canvas_ai_harness.errors import AccountsInUse
 
 __all__ = ["MANAGERS", "UNKNOWN_COURSE", "UNKNOWN_EXPERIENCE", "AccessRules", "closure_check"]
 
@@ -27,6 +28,16 @@ MANAGERS: Final = frozenset({"teacher", "admin"})
 UNKNOWN_COURSE: Final = "9223372036854775001"
 UNKNOWN_EXPERIENCE: Final = "9223372036854775002"
 _LONGEST_ANY_PROFILE_ACCEPTS: Final = min(p.max_message_chars for p in answers.PROFILES.values() if p.max_message_chars)
+
+
+class Probe(Protocol):
+    """Questions the access rules may ask Canvas when an answer may be someone else's doing."""
+
+    def ask_active(self, identity: str, course: str, experience: str) -> int | None:
+        """The id Canvas answers as ``identity``'s active conversation."""
+
+    def owns_active(self, identity: str, course: str, experience: str, conversation: int) -> bool:
+        """Whether Canvas treats ``conversation`` as ``identity``'s own active one."""
 
 
 def closure_check(record: ConversationRecord) -> str:
@@ -41,8 +52,25 @@ def is_daily_limit(ex: Exchange) -> bool:
 class AccessRules:
     """The authorization order and who may reach which conversation, judged on each exchange."""
 
-    def __init__(self, target: Target, profile: answers.Profile, ledger: Ledger) -> None:
+    def __init__(self, target: Target, profile: answers.Profile, ledger: Ledger, probe: Probe | None = None) -> None:
         self.target, self.profile, self.ledger = target, profile, ledger
+        self._probe = probe
+
+    def _someone_elses(self, ex: Exchange, experience: str, conversation: int) -> bool:
+        """Whether ``conversation``, which this run did not create, is really the caller's own active one.
+
+        Then someone else created it on the caller's account (another run, a person): Canvas is
+        not at fault. A Canvas that answers a wrong id fails this, and its check fires instead.
+        """
+        if self._probe is None or self.ledger.get(conversation) is not None:
+            return False
+        return self._probe.owns_active(ex.identity, ex.param("course_id") or "", experience, conversation)
+
+    def _clash(self, identity: str, conversation: int, how: str) -> AccountsInUse:
+        return AccountsInUse(
+            f"another run or user is using these accounts: Canvas {how} conversation {conversation}, which this "
+            f"run did not create, as tokens.{identity}'s active one; run the contract suite alone on its accounts"
+        )
 
     def course_kind(self, ref: str | None) -> str | None:
         t = self.target
@@ -116,6 +144,8 @@ class AccessRules:
         got_id = int_id(body.get("id")) if isinstance(body, dict) else None
         expected = self.ledger.active_id(ex.identity, experience)
         got = f"200 {snippet(ex)}"
+        if got_id is not None and self._someone_elses(ex, experience, got_id):
+            raise self._clash(ex.identity, got_id, "answered")
         if expected is None:
             v.judge("active-empty-after-end", body == {}, got, "200 {}")
         else:
@@ -152,6 +182,8 @@ class AccessRules:
         elif record.closed_by is not None:
             self._closed(ex, v, record, refused)
             return
+        elif status == 404 and op in (P, D):
+            self._closed_by_someone_else(ex, record)
         elif op == S:
             name = "show-by-student-403"
         elif op == D:
@@ -164,6 +196,14 @@ class AccessRules:
             v.expect(name, ex, (refused.status,), refused.body)
         else:
             v.judge(name, status < 400, got, "the conversation")
+
+    def _closed_by_someone_else(self, ex: Exchange, record: ConversationRecord) -> None:
+        """The caller's own active conversation is out of its reach: ask Canvas whether someone replaced it."""
+        if self._probe is None:
+            return
+        active = self._probe.ask_active(ex.identity, ex.param("course_id") or "", record.experience_id)
+        if active is not None and active != record.id and self._someone_elses(ex, record.experience_id, active):
+            raise self._clash(ex.identity, active, f"refused conversation {record.id} and answers")
 
     def _closed(self, ex: Exchange, v: Verdicts, record: ConversationRecord, refused: lifecycle.Refusal | None) -> None:
         """The caller's own conversation, which Canvas closed: what Canvas answers about it."""

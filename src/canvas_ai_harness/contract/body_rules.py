@@ -40,7 +40,9 @@ class BodyRules:
         record = self.ledger.get(int_id(ex.param("id")) or int_id(body.get("id")) or -1)
         sent = sent_message(ex) if op == routes.POST_MESSAGE else None
         previous = record.messages if record is not None else None
-        found = transcript.check(op, body, previous=previous, sent=sent if isinstance(sent, str) else None)
+        found = transcript.check(
+            op, body, previous=previous, sent=sent if isinstance(sent, str) else None, redact=ex.redact
+        )
         self._transcript(ex, v, found, transcript.NO_AI_ID)
         if op == routes.DESTROY:
             expected = {"message": self.profile.destroy_message}

@@ -23,6 +23,7 @@ import httpx
 from canvas_ai_harness.canvas import answers, bodies
 from canvas_ai_harness.canvas.requests import media_type
 from canvas_ai_harness.config import Target
+from canvas_ai_harness.contract.checks import ContractViolation
 from canvas_ai_harness.contract.limits import LLMBudget, MissingTargetField, Pacer, Throttled
 from canvas_ai_harness.errors import TargetUnreachable
 from canvas_ai_harness.redact import TOKEN_ENV, Redactor, curl_command
@@ -62,6 +63,7 @@ class Exchange:
     operation: Operation | None
     response: httpx.Response
     _parsed: Any = field(default=_UNSET, repr=False)
+    redact: Callable[[str], str] = field(default=str, repr=False)  # the run's Redactor: redact, then shorten
 
     @property
     def path(self) -> str:
@@ -150,6 +152,9 @@ class CanvasClient:
         self.http = httpx.Client(timeout=timeout, follow_redirects=False)
         self.observers: list[Callable[[Exchange], None]] = []
         self.sent = 0
+        # Creates that broke off (Ctrl-C, a dead target) before the ledger heard Canvas's answer,
+        # as (identity, course, experience): Canvas may have opened a conversation. Clean-up asks it.
+        self.unsettled_creates: set[tuple[str, str, str]] = set()
         self.by_operation: Counter[str] = Counter()
         self.throttle_retries = 0
 
@@ -245,6 +250,9 @@ class CanvasClient:
         costly = operation is not None and operation.operation_id in COSTLY_OPERATIONS
         if costly:
             self.budget.charge()
+        creating = _create_key(identity, operation)
+        if creating is not None:
+            self.unsettled_creates.add(creating)  # until the answer has reached the ledger
         try:
             response = self._with_retries(method, url, headers, body, operation)
         except BaseException:
@@ -264,11 +272,21 @@ class CanvasClient:
             response.content,
             operation,
             response,
+            redact=self.redactor,
         )
-        if observe:
-            for observer in self.observers:
-                observer(exchange)
+        try:
+            if observe:
+                for observer in self.observers:
+                    observer(exchange)
+        except ContractViolation:
+            self._settled(creating)  # judged: the rulebook has told the ledger
+            raise
+        self._settled(creating)  # observed, or the caller records what it needs
         return exchange
+
+    def _settled(self, creating: tuple[str, str, str] | None) -> None:
+        if creating is not None:
+            self.unsettled_creates.discard(creating)
 
     def _with_retries(
         self, method: str, url: str, headers: dict[str, str], body: bytes, operation: Operation | None
@@ -308,6 +326,14 @@ class CanvasClient:
         if exchange.identity == ANONYMOUS:
             return line
         return f"{line}  # {TOKEN_ENV}: the target's tokens.{exchange.identity}"
+
+
+def _create_key(identity: str, operation: Operation | None) -> tuple[str, str, str] | None:
+    """(identity, course, experience) of a create sent as a real identity, else ``None``."""
+    if operation is None or operation.operation_id != "createConversation" or identity in (ANONYMOUS, INVALID):
+        return None
+    params = operation.path_params
+    return identity, unquote(params.get("course_id", "")), unquote(params.get("ai_experience_id", ""))
 
 
 def _float(value: str | None) -> float | None:

@@ -77,6 +77,9 @@ class Ledger:
         """A create answered with ``kind`` (``canvas.answers``) and ``conversation_id``: apply what Canvas did."""
         cid = conversation_id if kind == answers.OK else None
         with self._lock:
+            if lifecycle.create_closed_previous(kind) is None:  # no telling what Canvas did: assert nothing
+                self._active.forget(identity, experience_id)
+                return
             closed = self._active.after_create(kind, identity, experience_id, cid)
             self._closed(closed, identity, experience_id, lifecycle.CLOSED_BY_CREATE)
             if cid is not None and self._active.active(identity, experience_id) == cid:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -28,11 +28,12 @@ from canvas_ai_harness.contract.limits import CannotRun
 from canvas_ai_harness.contract.report import render_summary, write_reports
 from canvas_ai_harness.contract.scenario import Canvas
 from canvas_ai_harness.contract.session import PROFILE_OPTIONS, ContractSession, Outcome, Settings
-from canvas_ai_harness.errors import HarnessError, TargetUnreachable
+from canvas_ai_harness.errors import AccountsInUse, HarnessError, TargetUnreachable
 
 __all__ = ["current", "last_session", "schema"]
 
 _SETTINGS = pytest.StashKey[Settings]()
+_E = TypeVar("_E", bound=BaseException)
 _EXPLORATION = pytest.StashKey[OperationRunner]()
 _CURRENT: ContractSession | None = None
 _LAST: ContractSession | None = None
@@ -181,10 +182,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     error = call.excinfo.value if call.excinfo is not None else None
     violation: dict[str, Any] | None = None
     incomplete = False
-    if isinstance(error, TargetUnreachable) and session is not None:
-        session.unreachable = str(error)
+    gone, clash = _behind(error, TargetUnreachable), _behind(error, AccountsInUse)
+    if gone is not None:
+        if session is not None:
+            session.unreachable = session.unreachable or str(gone)
         item.session.shouldstop = "the target stopped answering"  # every further check would fail alike
-    if isinstance(error, CannotRun):
+        # The reason, once: not the chained transport errors, nor Hypothesis's retries of it.
+        report.longrepr = f"not checked: the target stopped answering: {gone}"
+    elif clash is not None:
+        if session is not None:
+            session.accounts_in_use = session.accounts_in_use or str(clash)
+        item.session.shouldstop = "another run or user is using these accounts"  # no rule can be judged now
+        report.longrepr = f"not checked: {clash}"
+    elif isinstance(error, CannotRun):
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {error.reason}")
         incomplete = error.incomplete
@@ -201,6 +211,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.sections = [(title, session.redactor(content)) for title, content in report.sections]
         _record(session, item, report, violation, incomplete)
     return report
+
+
+def _behind(error: BaseException | None, kind: type[_E]) -> _E | None:
+    """The ``kind`` of error behind ``error``: itself, a cause, or inside an exception group (Hypothesis)."""
+    stack, seen = [error], set()
+    while stack:
+        found = stack.pop()
+        if found is None or id(found) in seen:
+            continue
+        seen.add(id(found))
+        if isinstance(found, kind):
+            return found
+        if isinstance(found, BaseExceptionGroup):
+            stack.extend(found.exceptions)
+        stack += [found.__cause__, found.__context__]
+    return None
 
 
 def _record(
@@ -246,7 +272,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     contract = _CURRENT
     if contract is None:
         return
-    stopped = exitstatus == pytest.ExitCode.INTERRUPTED and contract.unreachable is None  # Ctrl-C
+    stopped = (  # Ctrl-C, not a stop of the run's own
+        exitstatus == pytest.ExitCode.INTERRUPTED and contract.unreachable is None and contract.accounts_in_use is None
+    )
     contract.interrupted = contract.interrupted or stopped
     try:
         contract.close()
@@ -257,7 +285,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         _CURRENT = None
     if exitstatus == pytest.ExitCode.OK and contract.incomplete:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a check the user asked for could not run
-    if contract.unreachable is not None:
+    if contract.unreachable is not None or contract.accounts_in_use is not None:
         session.exitstatus = pytest.ExitCode.USAGE_ERROR  # 2, as when the target is unreachable at the start
 
 

@@ -50,6 +50,6 @@ def int_id(value: Any) -> int | None:
 
 
 def snippet(exchange: Exchange, limit: int = 300) -> str:
-    """The answer's body, shortened for a report."""
-    text = exchange.body.decode("utf-8", "replace")
+    """The answer's body, redacted and then shortened for a report (a cut could halve a token)."""
+    text = exchange.redact(exchange.body.decode("utf-8", "replace"))
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"

@@ -30,7 +30,7 @@ SUMMARY_NAME = "contract-summary.txt"
 def exit_code(session: ContractSession) -> int:
     if session.interrupted:
         return EXIT_INTERRUPTED
-    if session.unreachable:
+    if session.unreachable or session.accounts_in_use:
         return EXIT_USAGE
     return EXIT_FAILED if session.failed or session.incomplete else EXIT_OK
 
@@ -40,6 +40,8 @@ def verdict(session: ContractSession) -> str:
         return "INTERRUPTED: the run stopped early; what ran is reported"
     if session.unreachable:
         return f"UNREACHABLE: {session.unreachable}"
+    if session.accounts_in_use:
+        return f"SETUP PROBLEM: {session.accounts_in_use}"
     if session.failed:
         return "FAIL: the target broke the contract"
     if session.incomplete:
@@ -124,6 +126,7 @@ def build_report(session: ContractSession) -> dict[str, Any]:
             "already_closed": cleanup.already_closed,
             "closed_at_end": cleanup.closed,
             "left_open": cleanup.left_open,
+            "unconfirmed_creates": cleanup.unconfirmed,
         },
         "checks": check_table(session),
         "tests": [
@@ -200,7 +203,13 @@ def render_summary(session: ContractSession) -> str:
         f"AI calls: {budget.used} ({limit}){_unsent(session)}; {session.duration:.1f} s",
         f"Conversations: {cleanup.created} created, {cleanup.already_closed} already closed, "
         f"{cleanup.closed} closed at the end, {len(cleanup.left_open)} left open"
-        + (f" (ids {', '.join(map(str, cleanup.left_open[:10]))})" if cleanup.left_open else ""),
+        + (f" (ids {', '.join(map(str, cleanup.left_open[:10]))})" if cleanup.left_open else "")
+        + (
+            f"; {len(cleanup.unconfirmed)} broken-off creates Canvas could not be asked about "
+            f"(as {', '.join(sorted(set(cleanup.unconfirmed)))}: check their active conversations)"
+            if cleanup.unconfirmed
+            else ""
+        ),
         f"Result: {verdict(session)} (exit {exit_code(session)})",
     ]
     return session.redactor("\n".join(lines))

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from canvas_ai_harness.canvas import answers, bodies, routes, transcript
 from canvas_ai_harness.config import Target
-from canvas_ai_harness.contract.access import UNKNOWN_COURSE, UNKNOWN_EXPERIENCE, AccessRules
+from canvas_ai_harness.contract.access import UNKNOWN_COURSE, UNKNOWN_EXPERIENCE, AccessRules, Probe
 from canvas_ai_harness.contract.body_rules import BodyRules
 from canvas_ai_harness.contract.checks import UNROUTED, ContractViolation
 from canvas_ai_harness.contract.client import ANONYMOUS, INVALID, Exchange
@@ -52,10 +52,11 @@ class Rulebook:
         ledger: Ledger,
         results: Results,
         reproduce: Any,
+        probe: Probe | None = None,
     ) -> None:
         self.target, self.profile, self.validator = target, profile, validator
         self.ledger, self.results = ledger, results
-        self.access = AccessRules(target, profile, ledger)
+        self.access = AccessRules(target, profile, ledger, probe)
         self.bodies = BodyRules(profile, ledger)
         self.conventions = ConventionRules(self.access, ledger)
         self._reproduce = reproduce  # Exchange -> curl line

@@ -111,7 +111,7 @@ def run_contract(
         if code == pytest.ExitCode.INTERRUPTED:
             return ContractResult(EXIT_INTERRUPTED, None)
         raise ConfigError(f"the contract suite could not start (pytest exit code {int(code)}; see above)")
-    if session.interrupted or session.unreachable:
+    if session.interrupted or session.unreachable or session.accounts_in_use:
         return ContractResult(exit_code(session), session)
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
         raise ConfigError(f"the contract suite could not run (pytest exit code {int(code)}; see above)")

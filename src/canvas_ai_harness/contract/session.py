@@ -19,9 +19,11 @@ import httpx
 
 from canvas_ai_harness.canvas import answers, lifecycle, routes
 from canvas_ai_harness.config import TARGET_ENV, Target, load_target
+from canvas_ai_harness.contract.access import MANAGERS
 from canvas_ai_harness.contract.client import CanvasClient
 from canvas_ai_harness.contract.ledger import Ledger
 from canvas_ai_harness.contract.limits import CannotRun, LLMBudget, Pacer
+from canvas_ai_harness.contract.reading import int_id
 from canvas_ai_harness.contract.rulebook import Results, Rulebook
 from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
 from canvas_ai_harness.redact import Redactor
@@ -80,6 +82,9 @@ class Cleanup:
     closed: int = 0
     already_closed: int = 0
     left_open: list[int] = field(default_factory=list)
+    unconfirmed: list[str] = field(
+        default_factory=list
+    )  # identities whose broken-off create Canvas could not be asked about
 
 
 class ContractSession:
@@ -118,6 +123,7 @@ class ContractSession:
         self.unsent = 0  # generated cases not sent, to stay within the AI-call budget
         self.notes: list[str] = []  # what the summary should mention that is neither pass nor fail
         self.unreachable: str | None = None  # why the run stopped, if the target stopped answering
+        self.accounts_in_use: str | None = None  # why the run stopped, if someone else used its accounts
         self.profile_name = target.profile
         self.profile_source = "target file" if target.source != "<mock>" else "the embedded mock's"
         if settings.profile in answers.PROFILES:
@@ -149,9 +155,32 @@ class ContractSession:
         return session
 
     def _rulebook(self) -> Rulebook:
-        rulebook = Rulebook(self.target, self.profile, self.validator, self.ledger, self.results, self.client.curl)
+        rulebook = Rulebook(
+            self.target, self.profile, self.validator, self.ledger, self.results, self.client.curl, self
+        )
         self.client.observers = [rulebook]
         return rulebook
+
+    def ask_active(self, identity: str, course: str, experience: str) -> int | None:
+        """The id Canvas answers as ``identity``'s active conversation (``None``: none, or no plain answer)."""
+        answer = self.client.request(
+            identity, "GET", self.client.path(course=course, experience=experience), observe=False
+        )
+        body = answer.json()
+        return int_id(body.get("id")) if answer.status == 200 and isinstance(body, dict) else None
+
+    def owns_active(self, identity: str, course: str, experience: str, conversation: int) -> bool:
+        """Whether Canvas treats ``conversation`` as ``identity``'s own active one.
+
+        A student's show of its own active conversation is refused 403, of any other 404
+        (``canvas.lifecycle.refusal``). A teacher may show any, so it cannot tell: ``False``.
+        """
+        if identity in MANAGERS:
+            return False
+        own = lifecycle.refusal(routes.SHOW, same_experience=True, manager=False, own=True, active=True)
+        path = self.client.path(conversation, course=course, experience=experience)
+        answer = self.client.request(identity, "GET", path, observe=False)
+        return own is not None and answer.status == own.status and answer.json() == own.body
 
     # -- profile ------------------------------------------------------------------------------
     def detect_profile(self) -> None:
@@ -194,7 +223,30 @@ class ContractSession:
                 self.embedded.stop()
                 self.embedded = None
 
+    def _settle_broken_creates(self) -> None:
+        """Ask Canvas what each create that broke off left active, as the load suite does.
+
+        The create may have reached Canvas (which then closed the caller's conversation and
+        opened one) before the run stopped: whatever Canvas answers as the caller's active
+        conversation that the ledger does not know is that create's, and is ended with the rest.
+        """
+        client = self.client
+        for identity, course, experience in sorted(client.unsettled_creates):
+            try:
+                found = self.ask_active(identity, course, experience)
+            except KeyboardInterrupt:
+                self.interrupted = True
+                self.cleanup.unconfirmed.append(identity)
+                return
+            except (CannotRun, HarnessError):
+                self.cleanup.unconfirmed.append(identity)
+                continue
+            if found is not None and self.ledger.get(found) is None:
+                self.ledger.created(identity, course, experience, found)
+        client.unsettled_creates.clear()
+
     def _end_conversations(self) -> None:
+        self._settle_broken_creates()
         self.cleanup.created = len(self.ledger.conversations)
         pending = self.ledger.to_close()
         self.cleanup.already_closed = self.cleanup.created - len(pending)

@@ -16,7 +16,7 @@ operation and what was wrong.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from canvas_ai_harness.canvas import transcript
@@ -54,13 +54,15 @@ class ResponseChecker:
         *,
         previous: bytes | None = None,
         sent: str | None = None,
+        redact: Callable[[str], str] = str,
     ) -> list[str]:
         """Problems with one response; ``previous`` is the transcript body before a post_message.
 
         The conversation rules come first (their messages are the most telling), then the spec's.
+        Each problem is ``redact``-ed whole, before anyone shortens it.
         """
         violations = [
-            f"{operation_id} {status}: {violation}"
+            redact(f"{operation_id} {status}: {violation}")
             for violation in self.validator.validate_response(operation_id, status, headers, body)
         ]
         if status >= 300:
@@ -69,9 +71,9 @@ class ResponseChecker:
             data = json.loads(body)
         except ValueError:
             return violations or [f"{operation_id} {status}: body is not JSON"]
-        found = transcript.check(operation_id, data, previous=_transcript(previous), sent=sent)
+        found = transcript.check(operation_id, data, previous=_transcript(previous), sent=sent, redact=redact)
         problems = [
-            f"{operation_id} {status}: " + _WORDING[problem.rule].format(detail=problem.detail)
+            redact(f"{operation_id} {status}: " + _WORDING[problem.rule].format(detail=problem.detail))
             for problem in found.values()
             if problem is not None
         ]

@@ -18,6 +18,7 @@ from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
 from canvas_ai_harness.load.options import parsed_option as _opt
 from canvas_ai_harness.load.report import PROGRESS_PREFIX, summarise, write_reports
 from canvas_ai_harness.load.state import RuntimeState
+from canvas_ai_harness.redact import redact_data
 
 __all__ = ["Finish"]
 
@@ -47,7 +48,8 @@ class Finish(RuntimeState):
         }
         self.metrics.used_identities(self.seats.used)
         duration = max((self.stopped_at or time.time()) - self.started, 1e-3)
-        self.summary = summarise(self.metrics, duration, run, self.thresholds)
+        # Every message in it was redacted before it was shortened; this catches what was not cut.
+        self.summary = redact_data(summarise(self.metrics, duration, run, self.thresholds), self.redact)
         report_dir = _opt(self.env, "report_dir")
         if report_dir:
             try:

@@ -97,7 +97,8 @@ class Preparation(RuntimeState):
             "POST", f"/__harness__/students?{urlencode({'count': count, 'course_id': course_id})}"
         )
         if status != 200:
-            raise HarnessError(f"the mock refused to create {count} students: {status} {body[:200]!r}")
+            said = self.redact(body.decode("utf-8", "replace"))[:200]  # redact, then shorten
+            raise HarnessError(f"the mock refused to create {count} students: {status} {said!r}")
         return [Identity.for_token(s["token"], "student", str(s["id"])) for s in json.loads(body)]
 
     def _configure_teachers(self) -> None:

@@ -116,7 +116,7 @@ class CanvasUser(FastHttpUser):
             problem = ""
             if outcome in (OK, AI_UNAVAILABLE) and self.rng.random() < rt.sample_rate:
                 problems = rt.checker.check(
-                    operation, status, _lower(response.headers), body, previous=previous, sent=message
+                    operation, status, _lower(response.headers), body, previous=previous, sent=message, redact=rt.redact
                 )
                 rt.metrics.record_contract(problems)
                 if problems:
@@ -152,7 +152,7 @@ class CanvasUser(FastHttpUser):
             text = f"no response: {type(error).__name__ if error else 'connection failed'}"
         else:
             text = f"HTTP {status}"
-        detail = self.rt.redact(body[:200].decode("utf-8", "replace"))
+        detail = self.rt.redact(body.decode("utf-8", "replace"))[:200]  # redact, then shorten
         self.rt.metrics.record_error(f"{operation}: {text} {detail}".strip())
         assert outcome == ERROR
         return text

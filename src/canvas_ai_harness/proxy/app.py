@@ -14,6 +14,7 @@ server stops, however it stops.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -23,7 +24,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 import httpx
 from starlette.applications import Starlette
@@ -33,17 +33,34 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from canvas_ai_harness.canvas import answers, bodies, routes
-from canvas_ai_harness.canvas.requests import MalformedRequest, read_params, request_token
-from canvas_ai_harness.proxy.observe import Exchange, answer_kind, answer_label, digest
+from canvas_ai_harness.canvas.requests import (
+    MalformedRequest,
+    bearer_token,
+    read_params,
+    request_token,
+    request_tokens,
+)
+from canvas_ai_harness.proxy.observe import (
+    REFUSED,
+    RESET,
+    STOPPED_WAITING,
+    TIMEOUT,
+    UPSTREAM_ERROR,
+    Exchange,
+    answer_kind,
+    answer_label,
+    digest,
+)
 from canvas_ai_harness.proxy.report import ConformanceReport, write_report
 from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.validation import Operation, SpecValidator, Violation
 
-__all__ = ["CONTROL_PREFIX", "Proxy", "ProxyConfig", "create_app"]
+__all__ = ["CONTROL_PREFIX", "DEFAULT_UPSTREAM_TIMEOUT_S", "Proxy", "ProxyConfig", "create_app", "upstream_failure"]
 
 log = logging.getLogger("canvas_ai_harness.proxy")
 
 CONTROL_PREFIX: Final = "/__proxy__"
+DEFAULT_UPSTREAM_TIMEOUT_S: Final = 60.0  # an AI call takes seconds; a minute without an answer is a hang
 # RFC 9110 section 7.6.1: these describe one connection and are never forwarded.
 _HOP_BY_HOP: Final = frozenset(
     {
@@ -58,6 +75,7 @@ _HOP_BY_HOP: Final = frozenset(
         b"upgrade",
     }
 )
+_SETTLE_S: Final = 1.0  # at the stop, how long cancelled requests get to record themselves
 _JSON: Final = [(b"content-type", b"application/json; charset=utf-8")]
 
 
@@ -69,7 +87,7 @@ class ProxyConfig:
     strict: bool = False
     max_requests: int | None = None
     report_path: Path | None = None
-    timeout_s: float = 120.0
+    timeout_s: float = DEFAULT_UPSTREAM_TIMEOUT_S  # how long to wait for the upstream (--upstream-timeout)
     max_connections: int = 200
     secrets: tuple[str, ...] = ()
 
@@ -94,6 +112,7 @@ class Proxy:
         self._client: httpx.AsyncClient | None = None
         self._clients: dict[str, str] = {}  # token -> "client-N"; never written anywhere
         self._seq = 0
+        self._waiting = 0  # requests waiting for the upstream
 
     # -- lifecycle ----------------------------------------------------------------------------
     def reset(self) -> None:
@@ -114,7 +133,14 @@ class Proxy:
         return self._client
 
     async def aclose(self) -> None:
-        """Close the upstream connections, finish the report and write it if a path was given."""
+        """Close the upstream connections, finish the report and write it if a path was given.
+
+        Requests the server cancelled at its stop (still waiting for the upstream) are counted
+        first: they get a moment to record themselves as ``stopped-waiting``.
+        """
+        deadline = time.monotonic() + _SETTLE_S
+        while self._waiting and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -133,62 +159,81 @@ class Proxy:
         method: str = scope["method"]
         query = scope["query_string"].decode("latin-1")
         headers = _header_dict(scope["headers"])
+        client = self._client_label(headers, query, body)  # learns its tokens: before anything is written
         operation, problems = self.validator.validate_request(method, scope["path"], query, headers, body)
-        client = self._client_label(headers, query, body)
         path = self.redactor(scope["raw_path"].decode("latin-1") + (f"?{query}" if query else ""))
         if problems:
             log.warning("#%d %s %s: %s", seq, method, path, self.redactor("; ".join(map(str, problems))))
 
-        status: int | None = None
-        response_problems: list[Violation] = []
-        created_id: str | None = None
-        kind: str | None = None
+        params = operation.path_params if operation is not None else {}
+
+        def account(
+            status: int | None,
+            answer: str,
+            kind: str | None = None,
+            response_problems: list[Violation] | None = None,
+            created_id: str | None = None,
+            failure: str | None = None,
+        ) -> None:
+            experience = f"{params['course_id']}/{params['ai_experience_id']}" if "ai_experience_id" in params else None
+            exchange = Exchange(
+                seq=seq,
+                client=client,
+                method=method,
+                path=path,
+                operation_id=operation.operation_id if operation is not None else None,
+                conversation_id=params.get("id"),
+                experience=experience,
+                body_digest=digest(body),
+                started=started,
+                finished=time.monotonic(),
+                status=status,
+                answer=answer,
+                kind=kind,
+                request_violations=tuple(problems),
+                response_violations=tuple(response_problems or ()),
+                upstream_failure=failure,
+            )
+            self.report.add(exchange, created_id)
+
         if problems and self.config.strict:
-            answer = "rejected"
-            out_status, out_headers, out_body = 400, _JSON, _rejection(problems)
+            await _send(send, 400, _JSON, _rejection(problems))
+            account(None, "rejected")
         else:
+            self._waiting += 1
             try:
-                out_status, out_headers, out_body = await self._forward(scope, method, body)
+                try:
+                    out_status, out_headers, out_body = await self._forward(scope, method, body)
+                finally:
+                    self._waiting -= 1  # and, in the same step, the handler below records how it ended
             except httpx.HTTPError as exc:
-                answer = "upstream error"
-                message = f"canvas-ai-harness proxy: no answer from {self.config.upstream}: {type(exc).__name__}"
-                out_status, out_headers, out_body = 502, _JSON, json.dumps({"error": message}).encode()
+                failure = upstream_failure(exc)
+                message = (
+                    f"canvas-ai-harness proxy: no answer from {self.config.upstream}: {failure} ({type(exc).__name__})"
+                )
+                log.warning("#%d %s %s: the upstream failed: %s (%s)", seq, method, path, failure, type(exc).__name__)
+                await _send(send, 502, _JSON, json.dumps({"error": message}).encode())
+                account(None, UPSTREAM_ERROR, failure=failure)
+            except asyncio.CancelledError:  # the proxy is stopping while the upstream has not answered
+                account(None, UPSTREAM_ERROR, failure=STOPPED_WAITING)
+                message = "canvas-ai-harness proxy: stopped before the upstream answered"
+                with contextlib.suppress(Exception):  # the client may be gone: the task ends here either way
+                    await _send(send, 502, _JSON, json.dumps({"error": message}).encode())
+                return
             else:
-                status = out_status
                 lower = _header_dict(out_headers)
                 decoded = _decoded_body(lower, out_body)
                 readable = out_body if decoded is None else decoded
                 kind = answer_kind(out_status, lower, readable)
-                answer = answer_label(out_status, kind, readable)
+                response_problems: list[Violation] = []
+                created_id: str | None = None
                 if operation is not None:
                     string_ids = bodies.CANVAS_STRING_IDS in headers.get("accept", "")
                     response_problems = self._check_response(operation, out_status, out_headers, decoded, string_ids)
                     if operation.operation_id == routes.CREATE and kind == answers.OK:
                         created_id = _conversation_id(decoded)
-
-        await send({"type": "http.response.start", "status": out_status, "headers": out_headers})
-        await send({"type": "http.response.body", "body": out_body})
-
-        params = operation.path_params if operation is not None else {}
-        experience = f"{params['course_id']}/{params['ai_experience_id']}" if "ai_experience_id" in params else None
-        exchange = Exchange(
-            seq=seq,
-            client=client,
-            method=method,
-            path=path,
-            operation_id=operation.operation_id if operation is not None else None,
-            conversation_id=params.get("id"),
-            experience=experience,
-            body_digest=digest(body),
-            started=started,
-            finished=time.monotonic(),
-            status=status,
-            answer=answer,
-            kind=kind,
-            request_violations=tuple(problems),
-            response_violations=tuple(response_problems),
-        )
-        self.report.add(exchange, created_id)
+                await _send(send, out_status, out_headers, out_body)
+                account(out_status, answer_label(out_status, kind, readable), kind, response_problems, created_id)
         limit = self.config.max_requests
         if limit is not None and self.report.requests >= limit and self._on_limit is not None:
             self._on_limit()
@@ -227,21 +272,38 @@ class Proxy:
         return validator.validate_response(operation.operation_id, status, _header_dict(headers), body)
 
     def _client_label(self, headers: dict[str, str], query: str, body: bytes) -> str:
-        """A stable label per token; the token itself stays in memory only, for redaction."""
-        params: dict[str, Any] = {}
-        if "access_token" in query or b"access_token" in body:  # parse only when it may be there
-            try:
-                params = read_params(query, headers.get("content-type"), body)
-            except MalformedRequest:
-                params = dict(parse_qsl(query))
-        token = request_token(headers, params)
-        if not token:
+        """A stable label per token; the token itself stays in memory only, for redaction.
+
+        Every token the request carries is learned (``canvas.requests.request_tokens``) before
+        anything about the request is written; the label is that of the token Canvas reads.
+        """
+        tokens = request_tokens(headers, query, headers.get("content-type"), body)
+        for token in tokens:
+            self.redactor.add(token)
+        if not tokens:
             return "anonymous"
+        token = bearer_token(headers) or tokens[0]
+        if len(tokens) > 1 and bearer_token(headers) is None:  # Canvas reads the body's over the query's
+            with contextlib.suppress(MalformedRequest):
+                token = request_token(headers, read_params(query, headers.get("content-type"), body)) or token
         label = self._clients.get(token)
         if label is None:
             label = self._clients[token] = f"client-{len(self._clients) + 1}"
-            self.redactor.add(token)
         return label
+
+
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def upstream_failure(exc: httpx.HTTPError) -> str:
+    """How the upstream failed to answer: ``refused``, ``timeout`` or ``reset`` (the connection broke)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return TIMEOUT
+    if isinstance(exc, httpx.ConnectError):
+        return REFUSED
+    return RESET
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -25,11 +25,27 @@ from typing import Final
 from canvas_ai_harness.canvas import answers, lifecycle, routes
 from canvas_ai_harness.validation import Violation
 
-__all__ = ["MIN_BACKOFF_S", "Behaviour", "BehaviourObserver", "Exchange", "answer_kind", "answer_label"]
+__all__ = [
+    "MIN_BACKOFF_S",
+    "UPSTREAM_FAILURES",
+    "Behaviour",
+    "BehaviourObserver",
+    "Exchange",
+    "answer_kind",
+    "answer_label",
+]
 
 MIN_BACKOFF_S: Final = 0.05  # a retry sooner than this is "immediate": no backoff at all
 _MAX_EXAMPLES: Final = 20
 _MAX_CLOSED: Final = 1000
+
+# How an upstream failed to answer a request (the client got the proxy's 502, or nothing).
+REFUSED: Final = "refused"  # no connection: nothing listens, or it refused
+RESET: Final = "reset"  # the connection broke before a whole answer came
+TIMEOUT: Final = "timeout"  # no answer within --upstream-timeout
+STOPPED_WAITING: Final = "stopped-waiting"  # still waiting when the proxy stopped
+UPSTREAM_FAILURES: Final = (REFUSED, RESET, TIMEOUT, STOPPED_WAITING)
+UPSTREAM_ERROR: Final = "upstream error"  # the answer label of each
 
 # The answers a client must be ready for (issue 5); the report says which it met.
 NOTABLE_ANSWERS: Final = ("201", "{}", "400", "401", "403", "403 throttled", "404", "429", "503")
@@ -54,6 +70,7 @@ class Exchange:
     request_violations: tuple[Violation, ...] = ()
     response_violations: tuple[Violation, ...] = ()
     kind: str | None = None  # canvas.answers' kind of the answer; None: no answer
+    upstream_failure: str | None = None  # how the upstream failed to answer (UPSTREAM_FAILURES), if it did
 
     @property
     def same_request_key(self) -> tuple[str, str, str]:

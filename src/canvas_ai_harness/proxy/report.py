@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from canvas_ai_harness import __version__
-from canvas_ai_harness.proxy.observe import NOTABLE_ANSWERS, BehaviourObserver, Exchange
+from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from canvas_ai_harness.proxy.observe import NOTABLE_ANSWERS, UPSTREAM_FAILURES, BehaviourObserver, Exchange
 from canvas_ai_harness.redact import Redactor, redact_data
 
 __all__ = ["ConformanceReport", "write_report"]
@@ -51,6 +52,8 @@ class ConformanceReport:
         self.omitted_violations = 0
         self.requests = 0
         self.rejected = 0
+        self.upstream_answered = 0  # requests the upstream answered (any status)
+        self.upstream_failures: Counter[str] = Counter()  # requests it failed to answer, by how
 
     def add(self, exchange: Exchange, created_id: str | None = None) -> None:
         """Account for one finished exchange."""
@@ -61,6 +64,10 @@ class ConformanceReport:
         self.answers[exchange.answer] += 1
         if exchange.answer == "rejected":
             self.rejected += 1
+        if exchange.upstream_failure is not None:
+            self.upstream_failures[exchange.upstream_failure] += 1
+        elif exchange.status is not None:
+            self.upstream_answered += 1
         if exchange.request_violations:
             stats.non_conforming_requests += 1
         for side, found, counter in (
@@ -103,8 +110,35 @@ class ConformanceReport:
 
     @property
     def passed(self) -> bool:
-        """No request and no response broke the spec."""
-        return self.request_violation_count == 0 and self.response_violation_count == 0
+        """No request and no response broke the spec, and the upstream answered every request sent to it.
+
+        A request the upstream never answered was not observed: the client only met the proxy's 502.
+        """
+        clean = self.request_violation_count == 0 and self.response_violation_count == 0
+        return clean and not self.upstream_failures
+
+    @property
+    def upstream_unreachable(self) -> bool:
+        """The upstream failed every request forwarded to it: nothing of the client's traffic was seen answered."""
+        return bool(self.upstream_failures) and self.upstream_answered == 0
+
+    def exit_code(self) -> int:
+        """0 passed; 1 a violation, or the upstream failed some requests; 2 the upstream never answered."""
+        if self.upstream_unreachable:
+            return EXIT_USAGE
+        return EXIT_OK if self.passed else EXIT_FAILED
+
+    def verdict(self) -> str:
+        """One line: PASSED, FAILED (with the upstream's failures) or UPSTREAM UNREACHABLE."""
+        failures = sum(self.upstream_failures.values())
+        if self.upstream_unreachable:
+            return (
+                f"UPSTREAM UNREACHABLE: the upstream answered none of {failures} forwarded requests "
+                f"({_counts(dict(self.upstream_failures))}); check --upstream and that it is up"
+            )
+        if self.upstream_failures:
+            return f"FAILED: the upstream failed {failures} requests ({_counts(dict(self.upstream_failures))})"
+        return "PASSED" if self.passed else "FAILED"
 
     def finish(self) -> ConformanceReport:
         if self.finished_at is None:
@@ -123,6 +157,12 @@ class ConformanceReport:
             "started_at": _iso(self.started_at),
             "finished_at": _iso(finished),
             "passed": self.passed,
+            "verdict": self.verdict(),
+            "exit_code": self.exit_code(),
+            "upstream_answers": {
+                "answered": self.upstream_answered,
+                "failures": {kind: self.upstream_failures[kind] for kind in UPSTREAM_FAILURES},
+            },
             "totals": {
                 "requests": self.requests,
                 "conforming_requests": self.requests - self.non_conforming_requests,
@@ -200,12 +240,14 @@ def _counts(counter: dict[str, int]) -> str:
 def _text(data: dict[str, Any]) -> str:
     totals = data["totals"]
     lines = [
-        f"Conformance report ({data['tool']}): {'PASSED' if data['passed'] else 'FAILED'}",
+        f"Conformance report ({data['tool']}): {data['verdict']}",
         f"Upstream {data['upstream']}, strict {'on' if data['strict'] else 'off'}, "
         f"{data['started_at']} to {data['finished_at']}",
         f"Requests: {totals['requests']} ({totals['conforming_requests']} conforming, "
         f"{totals['non_conforming_requests']} not; {totals['rejected']} rejected by --strict)",
         f"Violations: {totals['request_violations']} in requests, {totals['response_violations']} in responses",
+        f"Upstream: answered {data['upstream_answers']['answered']} requests, failed to answer "
+        f"{_counts({k: n for k, n in data['upstream_answers']['failures'].items() if n})}",
         "",
         f"{'route':<24} {'requests':>8} {'bad req':>8}  request violations / response violations / answers",
     ]

@@ -19,7 +19,12 @@ from canvas_ai_harness.proxy.app import Proxy, ProxyConfig, create_app
 from canvas_ai_harness.proxy.report import ConformanceReport
 from canvas_ai_harness.serving import UvicornServer
 
-__all__ = ["ProxyServer", "check_upstream", "run_proxy"]
+__all__ = ["SHUTDOWN_GRACE_S", "ProxyServer", "check_upstream", "run_proxy"]
+
+# On Ctrl-C or SIGTERM, requests still waiting for the upstream get this long, then they are
+# cancelled (counted "stopped-waiting") and the report is written: a hung upstream cannot hold
+# the proxy for its whole --upstream-timeout.
+SHUTDOWN_GRACE_S = 2.0
 
 
 class ProxyServer(UvicornServer):
@@ -37,6 +42,7 @@ class ProxyServer(UvicornServer):
             lifespan="on",
             server_header=False,  # the upstream's Server and Date headers go through unchanged
             date_header=False,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )
 
     @property
