@@ -15,8 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from canvas_ai_harness.canvas import routes
 from canvas_ai_harness.cli import main
 from canvas_ai_harness.config import Tokens, write_target
+from canvas_ai_harness.contract.client import ANONYMOUS, INVALID
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from canvas_ai_harness.mock.faults import FAULTS
@@ -283,3 +285,15 @@ def test_an_unwritable_out_is_a_setup_error_before_any_request(
     assert main(["snapshot", "--target", str(target), "--out", str(blocker / "s.json")]) == EXIT_USAGE
     assert "--out" in capsys.readouterr().err
     assert canvas.server.service.store.snapshot() == []
+
+
+def test_the_script_covers_every_route_and_identity(tmp_path: Path) -> None:
+    out = tmp_path / "s.json"
+    assert main(["snapshot", "--out", str(out)]) == EXIT_OK
+    steps = json.loads(out.read_text("utf-8"))["steps"].values()
+    assert {step["route"] for step in steps} == {*routes.OPERATIONS, "no-route"}
+    identities = {"student", "other_student", "teacher", "outsider", "admin", ANONYMOUS, INVALID}
+    assert {step["identity"] for step in steps} == identities
+    for operation in (routes.SHOW, routes.POST_MESSAGE, routes.DESTROY):
+        seen = {step["identity"] for step in steps if step["route"] == operation}
+        assert {"student", "other_student", "outsider", ANONYMOUS, INVALID} <= seen, operation

@@ -115,9 +115,10 @@ class Script:
         self.get("getConversation/teacher-shows-string-ids", "teacher", show, conversation=cid, headers=STRING_IDS)
         self.get("getConversation/student-shows-own", "student", show)
         for identity in ("other_student", "outsider", ANONYMOUS, INVALID):
-            self.get(f"getConversation/{identity.replace('_', '-')}-shows", identity, show)
-        self.send("postMessage/other-student-posts", "other_student", "POST", post, json_body={"message": TEXT_PLAIN})
-        self.send("deleteConversation/other-student-ends", "other_student", "DELETE", show)
+            name = identity.replace("_", "-")
+            self.get(f"getConversation/{name}-shows", identity, show)
+            self.send(f"postMessage/{name}-posts", identity, "POST", post, json_body={"message": TEXT_PLAIN})
+            self.send(f"deleteConversation/{name}-ends", identity, "DELETE", show)
         other = self.target.other_ai_experience_id
         if other is None:
             self.skip("getConversation/through-other-experience", "the target file has no other_ai_experience_id")
