@@ -297,3 +297,23 @@ def test_the_script_covers_every_route_and_identity(tmp_path: Path) -> None:
     for operation in (routes.SHOW, routes.POST_MESSAGE, routes.DESTROY):
         seen = {step["identity"] for step in steps if step["route"] == operation}
         assert {"student", "other_student", "outsider", ANONYMOUS, INVALID} <= seen, operation
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        pytest.param({"tokens": Tokens(student="not-a-real-token")}, "Canvas refused tokens.student", id="bad-token"),
+        pytest.param({"course_id": "999"}, "check course_id and ai_experience_id", id="unknown-course"),
+        pytest.param({"ai_experience_id": "999"}, "check course_id and ai_experience_id", id="unknown-experience"),
+    ],
+)
+def test_a_broken_target_file_is_a_setup_error_before_any_create(
+    change: dict, said: str, start_canvas: StartCanvas, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    canvas = start_canvas()
+    target = tmp_path / "t.toml"
+    write_target(dataclasses.replace(canvas.target, **change), target)
+    assert main(["snapshot", "--target", str(target), "--out", str(tmp_path / "s.json")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert said in err and len(err.strip().splitlines()) == 1 and "not-a-real-token" not in err
+    assert canvas.server.service.store.snapshot() == []

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from canvas_ai_harness import __version__
 from canvas_ai_harness.canvas import answers
 from canvas_ai_harness.config import Target, load_target
+from canvas_ai_harness.contract.client import CanvasClient
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.redact import redact_data
 from canvas_ai_harness.snapshot.normalise import Normaliser
@@ -86,6 +87,7 @@ def take_snapshot(
     settings = Settings(target_path=target_path, seed=seed, max_llm_calls=max_llm_calls, rate_limit=rate_limit)
     session = ContractSession.open(settings)
     try:
+        check_setup(session.client, session.redactor)
         normaliser = Normaliser(session.redactor)
         script = Script(session.client, session.ledger, session.target, normaliser, max_creates=max_creates)
         steps = script.run()
@@ -108,6 +110,30 @@ def take_snapshot(
         seconds=time.monotonic() - started,
         left_open=list(session.cleanup.left_open),
         ai_calls_by_identity=dict(script.ai_calls),
+    )
+
+
+def check_setup(client: CanvasClient, redactor: Callable[[str], str]) -> None:
+    """Before the first create: the student's token, the course and the experience work (else exit 2).
+
+    One request, not recorded: the student's active conversation. A refusal is a setup problem of
+    the target file, not a behaviour to record: two snapshots with a refused token would agree.
+    (The hook for issue 10's preflight, once it lands.)
+    """
+    answer = client.request("student", "GET", client.path(), observe=False)
+    kind = answer.kind
+    if kind not in (answers.UNAUTHORIZED, answers.NOT_FOUND):
+        return
+    said = redactor(answer.body.decode("utf-8", "replace"))[:160]
+    source = client.target.source
+    if kind == answers.UNAUTHORIZED:
+        raise ConfigError(
+            f"Canvas refused tokens.student ({answer.status} {said}); check the token in {source} "
+            "and that the user is a student of the course"
+        )
+    raise ConfigError(
+        f"Canvas answered {answer.status} {said} to the student's active conversation: check course_id and "
+        f"ai_experience_id in {source} (or the AI Conversations routes are gone from this Canvas)"
     )
 
 
