@@ -317,3 +317,13 @@ def test_a_broken_target_file_is_a_setup_error_before_any_create(
     err = capsys.readouterr().err
     assert said in err and len(err.strip().splitlines()) == 1 and "not-a-real-token" not in err
     assert canvas.server.service.store.snapshot() == []
+
+
+def test_an_experience_with_other_objectives_is_no_difference(start_canvas: StartCanvas, tmp_path: Path) -> None:
+    """Production and staging hold different course data; only Canvas's behaviour is compared."""
+    production = _snapshot(start_canvas(), tmp_path, "production")
+    staging = start_canvas(seed=4)
+    experience = staging.server.service.world.experiences[int(staging.target.ai_experience_id)]
+    experience.objectives = (*experience.objectives, "Explain osmosis", "Name two organelles")
+    code, report = _diff(tmp_path, production, _snapshot(staging, tmp_path, "staging"))
+    assert (code, report["differences"]) == (EXIT_OK, [])

@@ -8,11 +8,13 @@
 - ``shape``: every path of a JSON body (``messages[].role``; a list's items share ``[]``) and the
   JSON types seen there (``integer|null``);
 - ``values``: the stable values a client reads (error messages, states, roles, the end message,
-  codes, ``progress.total``), in order where a path holds several; ids become placeholders
-  numbered per path in order of first appearance (``<id 1>``: the same id is the same
-  placeholder across the snapshot; an id inside a list is ``<id>``), free text (the AI's
-  replies, the hidden prompt, objectives) ``<text>``, times ``<time>``, per-request references ``<reference>``;
-- ``counts``: the length of every list (``messages``: 4).
+  codes), in order where a path holds several; ids become placeholders numbered per path in
+  order of first appearance (``<id 1>``: the same id is the same placeholder across the
+  snapshot; an id inside a list is ``<id>``), times ``<time>``, per-request references
+  ``<reference>``. Free text (the AI's replies, the hidden prompt, objectives) and what follows
+  the conversation (``progress``) are left out: their types are in the shape;
+- ``counts``: the length of every list (``messages``: 4), but the objectives': how many an
+  experience has is the course's data, not Canvas's behaviour (production and staging may differ).
 
 Two snapshots of one Canvas therefore agree whatever the AI said and whenever they ran. Every
 string kept is redacted first: a token a Canvas echoes never reaches the file.
@@ -34,7 +36,6 @@ __all__ = ["CONTRACT_HEADERS", "STABLE_KEYS", "Normaliser", "json_type"]
 STABLE_KEYS: Final = frozenset(
     {"error", "message", "status", "workflow_state", "role", "code", "error_code", "retryable"}
 )
-STABLE_NUMBERS: Final = frozenset({"progress.total"})
 # Headers whose value, not only whose presence, a client relies on.
 CONTRACT_HEADERS: Final = frozenset({"www-authenticate"})
 # Headers that come and go with the transport, a proxy or a CDN in front of Canvas, or a session
@@ -131,7 +132,8 @@ class Normaliser:
                 self._walk(item, f"{path}.{key}" if path else str(key), shape, values, counts)
             return
         if isinstance(value, list):
-            counts.setdefault(path or "$", []).append(len(value))
+            if not path.startswith("progress."):
+                counts.setdefault(path or "$", []).append(len(value))
             for item in value:
                 self._walk(item, f"{path}[]", shape, values, counts)
             return
@@ -141,6 +143,8 @@ class Normaliser:
 
     def _value(self, path: str, value: Any) -> Any:
         key = _key(path)
+        if path.startswith("progress."):
+            return _SKIP  # follows the AI and the experience's objectives: only its shape is Canvas's
         if value is None:
             return None
         if key in _REFERENCES:
@@ -150,14 +154,9 @@ class Normaliser:
             return "<id>" if "[]" in path else self.placeholder(path, value)
         if key in TIME_KEYS:
             return "<time>" if isinstance(value, str) and _ISO_UTC.match(value) else "<not a time>"
-        stable = key in STABLE_KEYS and not path.startswith("progress.")  # objectives' status follows the AI
-        if stable or (path == "errors" and isinstance(value, str)):
+        if key in STABLE_KEYS or (path == "errors" and isinstance(value, str)):
             return self.redact(value) if isinstance(value, str) else value
-        if path in STABLE_NUMBERS:
-            return value
-        if isinstance(value, str):
-            return "<text>"
-        return _SKIP  # numbers and flags that vary with the conversation: their type is in the shape
+        return _SKIP  # free text, and numbers and flags that vary: their type is in the shape
 
 
 _SKIP: Final[Any] = object()
