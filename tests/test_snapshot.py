@@ -87,21 +87,22 @@ def test_a_snapshot_holds_no_token_even_when_canvas_echoes_them(start_canvas: St
             assert token not in path.read_text("utf-8"), path
 
 
-def test_completed_against_ended_names_the_profile_change_and_its_rows_only(
-    start_canvas: StartCanvas, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(("before", "after"), [("completed", "ended"), ("ended", "completed")])
+def test_a_profile_change_is_named_with_its_rows_and_nothing_else(
+    before: str, after: str, start_canvas: StartCanvas, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    completed = _snapshot(start_canvas(profile="completed"), tmp_path, "completed")
-    ended = _snapshot(start_canvas(profile="ended", seed=5), tmp_path, "ended")
-    code, report = _diff(tmp_path, completed, ended)
+    one = _snapshot(start_canvas(profile=before), tmp_path, before)
+    two = _snapshot(start_canvas(profile=after, seed=5), tmp_path, after)
+    code, report = _diff(tmp_path, one, two)
     change = report["profile_change"]
-    assert (change["before"], change["after"]) == ("completed", "ended")
+    assert (change["before"], change["after"]) == (before, after)
     assert set(change["rows"]) == set(diff_module.PROFILE_ROWS)
     for row, found in change["rows"].items():
         assert bool(found) != (row in diff_module.NOT_EXERCISED), row
     assert all(d["profile_row"] for d in report["differences"]), "a difference the profile table does not explain"
     assert (code, report["breaking"], report["not_compared"]) == (EXIT_FAILED, 1, [])
     out = capsys.readouterr().out
-    assert "PROFILE CHANGE completed -> ended" in out and "BREAKING" not in out and "ADDITIVE" not in out
+    assert f"PROFILE CHANGE {before} -> {after}" in out and "BREAKING" not in out and "ADDITIVE" not in out
 
 
 @pytest.mark.parametrize("fault", [pytest.param(name, id=name) for name in FAULTS if name not in NOT_BREAKING])

@@ -12,8 +12,10 @@ AI-call budget) and never reach its rulebook (``observe=False``): the script rec
 judges. Every conversation the script creates is in the ledger, which the contract session's
 ``close()`` ends, also after Ctrl-C.
 
-Cost on a faithful Canvas: 4 creates and 9 other AI calls (8 in profile ``ended``) (``CREATES``). ``max_creates`` is
-the hook for a creates budget (``--max-creates``): a create beyond it is recorded as skipped.
+Cost on a faithful Canvas: 73 requests, 4 creates (``CREATES``: 3 by the student, 1 by the
+other student) and 9 post_messages Canvas serves (8 in profile ``ended``). ``max_creates`` is the
+hook for a creates budget (``--max-creates``): a create beyond it, and every step that needs its
+conversation, is recorded as skipped (incomplete).
 """
 
 from __future__ import annotations
