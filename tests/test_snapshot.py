@@ -328,3 +328,10 @@ def test_an_experience_with_other_objectives_is_no_difference(start_canvas: Star
     experience.objectives = (*experience.objectives, "Explain osmosis", "Name two organelles")
     code, report = _diff(tmp_path, production, _snapshot(staging, tmp_path, "staging"))
     assert (code, report["differences"]) == (EXIT_OK, [])
+
+
+def test_steps_the_ai_service_failed_on_both_sides_are_not_a_pass(start_canvas: StartCanvas, tmp_path: Path) -> None:
+    one = _snapshot(start_canvas(llm_failure_rate=1.0), tmp_path, "one")
+    two = _snapshot(start_canvas(llm_failure_rate=1.0, seed=2), tmp_path, "two")
+    code, report = _diff(tmp_path, one, two)
+    assert code == EXIT_FAILED and "createConversation/student-creates" in report["unobserved"]
