@@ -35,6 +35,7 @@ __all__ = ["FORMAT", "VERSION", "Side", "Snapshot", "read_side", "read_snapshot"
 
 FORMAT: Final = "canvas-ai-harness-snapshot"
 VERSION: Final = 1  # raise it whenever the script or the normal form changes what a step records
+_UNOBSERVED_KINDS: Final = frozenset({answers.AI_UNAVAILABLE, answers.DAILY_LIMIT, answers.THROTTLED})
 PROFILE_STEP: Final = "deleteConversation/student-ends"  # its end message names the profile
 
 Echo = Callable[[str], None]
@@ -66,6 +67,11 @@ class Snapshot:
                 " (AI calls by identity: "
                 + ", ".join(f"{k} {v}" for k, v in sorted(self.ai_calls_by_identity.items()))
                 + ")"
+            )
+        unseen = [k for k, s in steps.items() if s.get("incomplete") or s.get("kind") in _UNOBSERVED_KINDS]
+        if unseen:
+            line += (
+                f"; WARNING: {len(unseen)} step(s) not observed (AI service failure, daily limit, throttling, budget)"
             )
         if self.left_open:
             line += f"; {len(self.left_open)} conversation(s) could not be ended: {self.left_open}"
