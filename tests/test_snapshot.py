@@ -24,6 +24,7 @@ from canvas_ai_harness.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT
 from canvas_ai_harness.mock.faults import FAULTS
 from canvas_ai_harness.snapshot import diff as diff_module
 from canvas_ai_harness.snapshot.allow import parse_allowances
+from canvas_ai_harness.snapshot.normalise import Normaliser
 from canvas_ai_harness.snapshot.script import Script
 from fixtures.custom_servers import StartCanvas
 from fixtures.servers import Canvas
@@ -335,3 +336,33 @@ def test_steps_the_ai_service_failed_on_both_sides_are_not_a_pass(start_canvas: 
     two = _snapshot(start_canvas(llm_failure_rate=1.0, seed=2), tmp_path, "two")
     code, report = _diff(tmp_path, one, two)
     assert code == EXIT_FAILED and "createConversation/student-creates" in report["unobserved"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["id", "user_id", "text", "error"]), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def _shift_ids(value: object, offset: int) -> object:
+    if isinstance(value, dict):
+        return {
+            k: (v + offset if (k == "id" or k.endswith("_id")) and type(v) is int else _shift_ids(v, offset))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_shift_ids(v, offset) for v in value]
+    return value
+
+
+@given(_JSON, st.integers(1, 10**12))
+@settings(max_examples=150, deadline=None)
+def test_the_normal_form_does_not_depend_on_the_ids_canvas_chose(body: object, offset: int) -> None:
+    headers = {"content-type": "application/json", "date": "now"}
+    one = Normaliser(str).answer(200, headers, json.dumps(body).encode())
+    two = Normaliser(str).answer(200, {**headers, "date": "later"}, json.dumps(_shift_ids(body, offset)).encode())
+    assert one == two
