@@ -163,7 +163,10 @@ class Script:
         self.with_conversation(latest, "createConversation/create-closes-previous", self.over_limit)
 
     def replaced(self, cid: int) -> None:
-        self.get("getConversation/teacher-shows-replaced", "teacher", self.target.path(cid), conversation=cid)
+        answer = self.get("getConversation/teacher-shows-replaced", "teacher", self.target.path(cid), conversation=cid)
+        body = answer.json() if answer is not None else None
+        if isinstance(body, dict) and body.get("workflow_state") in {p.closed_state for p in answers.PROFILES.values()}:
+            self.ledger.confirmed_closed(cid)  # Canvas shows it closed: clean-up need not end it
 
     def over_limit(self, cid: int) -> None:
         body = {"message": TEXT_OVER_LIMIT}
