@@ -382,3 +382,24 @@ def test_the_normal_form_does_not_depend_on_the_ids_canvas_chose(body: object, o
     one = Normaliser(str).answer(200, headers, json.dumps(body).encode())
     two = Normaliser(str).answer(200, {**headers, "date": "later"}, json.dumps(_shift_ids(body, offset)).encode())
     assert one == two
+
+
+def test_an_interrupted_live_diff_still_writes_its_reports(
+    start_canvas: StartCanvas, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canvas = start_canvas()
+    saved = _snapshot(canvas, tmp_path, "saved")
+    live = tmp_path / "live.toml"
+    write_target(canvas.target, live)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+
+    def interrupted(self: Script, cid: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Script, "visibility", interrupted)
+    reports = tmp_path / "reports"
+    assert main(["diff", str(saved), str(live), "--report-dir", str(reports)]) == EXIT_INTERRUPTED
+    assert json.loads((reports / "diff-report.json").read_text("utf-8"))["interrupted"] is True
+    assert "INTERRUPTED" in summary.read_text("utf-8")
+    assert not [c for c in canvas.server.service.store.snapshot() if c.active]

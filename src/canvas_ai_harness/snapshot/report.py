@@ -16,11 +16,19 @@ from pathlib import Path
 from typing import Any, Final
 
 from canvas_ai_harness.errors import ConfigError
-from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK, verdict_word
+from canvas_ai_harness.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, verdict_word
 from canvas_ai_harness.redact import redact_data
 from canvas_ai_harness.snapshot.diff import NOT_EXERCISED, Comparison, Difference
 
-__all__ = ["SUMMARY_ENV", "exit_code", "render_markdown", "render_text", "to_json", "write_reports"]
+__all__ = [
+    "SUMMARY_ENV",
+    "exit_code",
+    "render_markdown",
+    "render_text",
+    "to_json",
+    "write_interrupted",
+    "write_reports",
+]
 
 SUMMARY_ENV: Final = "GITHUB_STEP_SUMMARY"
 
@@ -177,6 +185,37 @@ def to_json(comparison: Comparison, before: str, after: str) -> dict[str, Any]:
     }
 
 
+def write_interrupted(before: str, after: str, report_dir: Path | None, env: dict[str, str] | None = None) -> None:
+    """The reports of a diff interrupted while it took a live snapshot: no comparison, exit 130."""
+    line = f"INTERRUPTED (exit {EXIT_INTERRUPTED}): stopped while taking a snapshot; {before} and {after} not compared"
+    markdown = f"## Canvas AI Conversations: snapshot diff\n\n**{line}**\n"
+    data = {
+        "before": {"source": before},
+        "after": {"source": after},
+        "exit_code": EXIT_INTERRUPTED,
+        "interrupted": True,
+    }
+    _write(markdown, data, report_dir, dict(os.environ) if env is None else env)
+
+
+def _write(markdown: str, data: dict[str, Any], report_dir: Path | None, env: dict[str, str]) -> list[Path]:
+    written: list[Path] = []
+    try:
+        if report_dir is not None:
+            report_dir.mkdir(parents=True, exist_ok=True)
+            (report_dir / "diff-report.md").write_text(markdown, "utf-8")
+            (report_dir / "diff-report.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", "utf-8")
+            written += [report_dir / "diff-report.md", report_dir / "diff-report.json"]
+        summary = env.get(SUMMARY_ENV)
+        if summary:
+            with open(summary, "a", encoding="utf-8") as handle:
+                handle.write(markdown)
+            written.append(Path(summary))
+    except OSError as exc:
+        raise ConfigError(f"cannot write the diff report ({exc}); check --report-dir and ${SUMMARY_ENV}") from exc
+    return written
+
+
 def write_reports(
     comparison: Comparison,
     before: str,
@@ -188,19 +227,5 @@ def write_reports(
     """Write the Markdown and JSON reports; append the Markdown to ``$GITHUB_STEP_SUMMARY`` if set."""
     env = dict(os.environ) if env is None else env
     markdown = redactor(render_markdown(comparison, before, after))
-    written: list[Path] = []
-    try:
-        if report_dir is not None:
-            report_dir.mkdir(parents=True, exist_ok=True)
-            (report_dir / "diff-report.md").write_text(markdown, "utf-8")
-            data = redact_data(to_json(comparison, before, after), redactor)
-            (report_dir / "diff-report.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", "utf-8")
-            written += [report_dir / "diff-report.md", report_dir / "diff-report.json"]
-        summary = env.get(SUMMARY_ENV)
-        if summary:
-            with open(summary, "a", encoding="utf-8") as handle:
-                handle.write(markdown)
-            written.append(Path(summary))
-    except OSError as exc:
-        raise ConfigError(f"cannot write the diff report ({exc}); check --report-dir and ${SUMMARY_ENV}") from exc
-    return written
+    data = redact_data(to_json(comparison, before, after), redactor)
+    return _write(markdown, data, report_dir, env)

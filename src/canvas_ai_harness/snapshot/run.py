@@ -18,7 +18,7 @@ from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.snapshot.allow import apply_allowances, load_allow_file
 from canvas_ai_harness.snapshot.diff import Comparison, compare
-from canvas_ai_harness.snapshot.report import exit_code, render_text, write_reports
+from canvas_ai_harness.snapshot.report import exit_code, render_text, write_interrupted, write_reports
 from canvas_ai_harness.snapshot.take import Side, Snapshot, read_side, take_snapshot, write_snapshot
 
 __all__ = ["DiffResult", "run_diff", "run_snapshot"]
@@ -60,8 +60,13 @@ def run_diff(
     allowances = load_allow_file(allow) if allow is not None else []  # a bad allow file fails before any request
     if report_dir is not None:
         _writable_dir(report_dir, f"--report-dir {report_dir}")
-    one = read_side(before, echo=echo)
-    two = read_side(after, echo=echo)
+    try:
+        one = read_side(before, echo=echo)
+        two = read_side(after, echo=echo)
+    except KeyboardInterrupt:
+        # The conversations are ended already (the session's close); the reports still say what happened.
+        write_interrupted(str(before), str(after), report_dir)
+        raise
     comparison = compare(one.document, two.document)
     apply_allowances(comparison, allowances)
     redactor = Redactor(one.secrets + two.secrets)
