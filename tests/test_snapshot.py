@@ -23,6 +23,7 @@ from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from canvas_ai_harness.mock.faults import FAULTS
 from canvas_ai_harness.snapshot import diff as diff_module
+from canvas_ai_harness.snapshot import script as script_module
 from canvas_ai_harness.snapshot.allow import parse_allowances
 from canvas_ai_harness.snapshot.normalise import Normaliser
 from canvas_ai_harness.snapshot.script import Script
@@ -403,3 +404,15 @@ def test_an_interrupted_live_diff_still_writes_its_reports(
     assert json.loads((reports / "diff-report.json").read_text("utf-8"))["interrupted"] is True
     assert "INTERRUPTED" in summary.read_text("utf-8")
     assert not [c for c in canvas.server.service.store.snapshot() if c.active]
+
+
+def test_the_announced_cost_is_what_a_snapshot_of_a_faithful_canvas_costs(
+    start_canvas: StartCanvas, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    canvas = start_canvas()
+    _snapshot(canvas, tmp_path, "s")
+    err = capsys.readouterr().err
+    assert f"will send {script_module.cost()}" in err
+    assert f"{script_module.REQUESTS} requests, {script_module.CREATES} creates" in err
+    assert f"{sum(script_module.AI_CALLS.values())} AI calls" in err
+    assert "(AI calls by identity: " + ", ".join(f"{k} {v}" for k, v in sorted(script_module.AI_CALLS.items())) in err

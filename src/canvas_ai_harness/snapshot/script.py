@@ -33,9 +33,24 @@ from canvas_ai_harness.contract.ledger import Ledger
 from canvas_ai_harness.contract.limits import CannotRun
 from canvas_ai_harness.snapshot.normalise import Normaliser
 
-__all__ = ["CREATES", "OVER_LIMIT", "Script"]
+__all__ = ["AI_CALLS", "CREATES", "OVER_LIMIT", "REQUESTS", "Script", "cost"]
 
 CREATES: Final = 4  # conversations the script creates on a faithful Canvas
+# What a snapshot costs a faithful Canvas (profile completed; ended refuses the over-limit
+# message, one AI call less), announced before the first request; a test holds them to the script.
+REQUESTS: Final = 73
+AI_CALLS: Final = {"student": 12, "other_student": 1}  # creates and post_messages Canvas serves
+
+
+def cost() -> str:
+    """The cost of a snapshot in one line, for before the first request."""
+    per_identity = ", ".join(f"{k} {v}" for k, v in AI_CALLS.items())
+    return (
+        f"about {REQUESTS} requests, {CREATES} creates and at most {sum(AI_CALLS.values())} AI calls "
+        f"({per_identity}); every conversation is ended at the end"
+    )
+
+
 OVER_LIMIT: Final = "over-limit"  # the tag of a step whose message exceeds a profile's length limit
 UNKNOWN_USER: Final = "9223372036854775003"
 UNKNOWN_CONVERSATION: Final = "9223372036854775004"

@@ -29,7 +29,7 @@ from canvas_ai_harness.contract.client import CanvasClient
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.redact import redact_data
 from canvas_ai_harness.snapshot.normalise import Normaliser
-from canvas_ai_harness.snapshot.script import Script
+from canvas_ai_harness.snapshot.script import Script, cost
 
 __all__ = ["FORMAT", "VERSION", "Side", "Snapshot", "read_side", "read_snapshot", "take_snapshot", "write_snapshot"]
 
@@ -231,7 +231,7 @@ def read_side(path: Path, *, seed: int | None = None, echo: Echo | None = None) 
     if "base_url" not in data:
         raise ConfigError(f"{path}: TOML without base_url, so not a target file; see README.md, 'Target file'")
     if echo is not None:
-        echo(f"taking a snapshot of {path} now")
+        echo(f"taking a snapshot of {path} now: {cost()}")
     secrets = load_target(path).secrets()
     snapshot = take_snapshot(str(path), seed)
     if echo is not None:
