@@ -7,10 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from canvas_ai_harness.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, verdict_word, worst
+from canvas_ai_harness.exits import (
+    EXIT_FAILED,
+    EXIT_HARNESS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    verdict_word,
+    worst,
+)
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "canvas_ai_harness"
-_CODES = {EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED}
+_CODES = {EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED}
 _EXIT_NAMES = ("exit_code", "process_exit_code", "returncode")
 
 
@@ -77,5 +85,13 @@ def test_the_literal_scan_finds_a_written_exit_code(source: str) -> None:
 def test_the_worst_code_wins_and_each_has_a_word() -> None:
     assert worst([EXIT_OK, EXIT_FAILED]) == EXIT_FAILED
     assert worst([EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE]) == EXIT_INTERRUPTED
+    assert worst([EXIT_FAILED, EXIT_HARNESS, EXIT_USAGE]) == EXIT_HARNESS  # a harness bug is never a verdict
     assert worst([]) == EXIT_OK
-    assert [verdict_word(c) for c in (0, 1, 2, 130, 3)] == ["PASS", "FAIL", "ERROR", "INTERRUPTED", "exit 3"]
+    assert [verdict_word(c) for c in (0, 1, 2, 3, 130, 4)] == [
+        "PASS",
+        "FAIL",
+        "ERROR",
+        "HARNESS ERROR",
+        "INTERRUPTED",
+        "exit 4",
+    ]

@@ -321,12 +321,12 @@ def test_the_script_covers_every_route_and_identity(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "said"),
     [
-        pytest.param({"tokens": Tokens(student="not-a-real-token")}, "Canvas refused tokens.student", id="bad-token"),
-        pytest.param({"course_id": "999"}, "check course_id and ai_experience_id", id="unknown-course"),
-        pytest.param({"ai_experience_id": "999"}, "check course_id and ai_experience_id", id="unknown-experience"),
+        pytest.param({"tokens": Tokens(student="not-a-real-token")}, "tokens.student", id="bad-token"),
+        pytest.param({"course_id": "999"}, "course_id", id="unknown-course"),
+        pytest.param({"ai_experience_id": "999"}, "ai_experience_id", id="unknown-experience"),
     ],
 )
-def test_a_broken_target_file_is_a_setup_error_before_any_create(
+def test_a_broken_target_file_is_a_setup_error_before_any_create_the_preflights(
     change: dict, said: str, start_canvas: StartCanvas, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     canvas = start_canvas()

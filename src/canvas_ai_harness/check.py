@@ -1,7 +1,9 @@
 """``canvas-ai-harness check``: the contract suite, then a short load run, one verdict.
 
 The main job: does this Canvas (or the embedded mock) keep the contract, and does it hold a
-small load? The contract suite runs first; when it cannot reach the target (exit 2) or is
+small load? Before anything costly, the load run's host rail (``--allow-host``) and the preflight
+(``preflight.py``: tokens, ids, base_url) run, so a broken setup is exit 2 before any AI call.
+The contract suite runs first; when it cannot reach the target (exit 2) or is
 interrupted, the load run is not started. Both write their reports under one directory
 (``contract/`` and ``load/``). The exit code is the worst of the two: 130 interrupted, 2 usage or
 unreachable, 1 a contract break or a missed threshold, 0 both passed.
@@ -18,9 +20,12 @@ from pathlib import Path
 from canvas_ai_harness.config import TARGET_ENV, load_target
 from canvas_ai_harness.contract.runner import run_contract
 from canvas_ai_harness.contract.session import Settings
-from canvas_ai_harness.errors import HarnessError
-from canvas_ai_harness.exits import EXIT_INTERRUPTED, EXIT_USAGE, verdict_word, worst
+from canvas_ai_harness.crash import write_traceback
+from canvas_ai_harness.errors import HarnessError, HarnessFailure
+from canvas_ai_harness.exits import EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_USAGE, verdict_word, worst
 from canvas_ai_harness.load import LoadOptions, LoadResult, run_load
+from canvas_ai_harness.load.safety import check_host
+from canvas_ai_harness.preflight import preflight
 
 __all__ = ["CheckOptions", "CheckResult", "run_check"]
 
@@ -69,6 +74,9 @@ def run_check(options: CheckOptions, echo: Callable[[str], None] | None = None) 
     say = echo or (lambda line: None)
     path = options.target_path or os.environ.get(TARGET_ENV) or None
     target = load_target(path) if path else None  # a bad target file fails before anything is sent
+    if target is not None:
+        check_host(target.base_url, options.allow_hosts)  # the load run's rail, before the contract suite's AI calls
+        say(preflight(target).line())  # a broken setup: exit 2 in one line, before any AI call
     contract_dir, load_dir = options.report_dir / "contract", options.report_dir / "load"
     settings = Settings(
         target_path=path,
@@ -76,9 +84,19 @@ def run_check(options: CheckOptions, echo: Callable[[str], None] | None = None) 
         max_examples=options.max_examples,
         max_llm_calls=options.max_llm_calls,
         report_dir=contract_dir,
+        preflight=False,  # done above
     )
     say("contract suite: starting")
-    contract = run_contract(settings, junit_xml=contract_dir / "junit.xml")
+    try:
+        contract = run_contract(settings, junit_xml=contract_dir / "junit.xml")
+    except HarnessError:
+        raise
+    except Exception as exc:  # a bug of the harness: its own exit code, the traceback in the report
+        written = write_traceback(exc, contract_dir, context="check: the contract suite")
+        raise HarnessFailure(
+            f"the harness itself failed ({type(exc).__name__}) in the contract suite, not the target; "
+            f"traceback in {written}"
+        ) from exc
     result = CheckResult(contract.exit_code, None)
     if contract.session is not None:
         counts = Counter(o.outcome for o in contract.session.outcomes)
@@ -112,7 +130,12 @@ def run_check(options: CheckOptions, echo: Callable[[str], None] | None = None) 
         return result
     except HarnessError as exc:
         result.load_exit = exc.exit_code
-        result.lines.append(f"load: ERROR {exc}")
+        result.lines.append(f"load: {verdict_word(exc.exit_code)} {exc}")
+        return result
+    except Exception as exc:  # a bug of the harness: never a verdict on the target
+        written = write_traceback(exc, load_dir, context="check: the load run")
+        result.load_exit = EXIT_HARNESS
+        result.lines.append(f"load: HARNESS ERROR ({type(exc).__name__}), not the target; traceback in {written}")
         return result
     result.load_exit = load.exit_code
     totals = load.summary.get("totals", {})

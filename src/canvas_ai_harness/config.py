@@ -113,6 +113,21 @@ def _string(raw: Any, key: str, where: str, env: Mapping[str, str]) -> str:
     return value
 
 
+def _unset_variables(data: Mapping[str, Any], env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Every ``${NAME}`` of the file that ``env`` lacks, with the key that refers to it, in file order."""
+    items: list[tuple[str, Any]] = [(k, v) for k, v in data.items() if k != "tokens"]
+    tokens = data.get("tokens")
+    if isinstance(tokens, Mapping):
+        items += [(f"tokens.{k}", v) for k, v in tokens.items()]
+    return [
+        (key, name)
+        for key, value in items
+        if isinstance(value, str)
+        for name in _PLACEHOLDER.findall(value)
+        if name not in env
+    ]
+
+
 def parse_target(data: Mapping[str, Any], source: str = "<memory>", env: Mapping[str, str] | None = None) -> Target:
     """Validate target data already parsed from TOML (or built in code)."""
     env = os.environ if env is None else env
@@ -120,6 +135,13 @@ def parse_target(data: Mapping[str, Any], source: str = "<memory>", env: Mapping
     for key in data:
         if key not in _TOP_KEYS:
             raise _unknown(key, _TOP_KEYS, where)
+    unset = _unset_variables(data, env)
+    names = list(dict.fromkeys(name for _, name in unset))
+    if len(names) > 1:  # all at once: a user should not discover them one run at a time
+        refs = ", ".join(f"${{{name}}} ({key})" for key, name in unset)
+        raise ConfigError(
+            f"{where}: {len(names)} variables are not set: {refs}; export {', '.join(names)} or write the values"
+        )
     for key in _REQUIRED:
         if key not in data:
             raise ConfigError(

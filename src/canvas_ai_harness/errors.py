@@ -2,9 +2,11 @@
 
     HarnessError                 exit 2 unless a subclass says otherwise
     ├── ConfigError              a target file, an option or an environment variable is wrong
+    │   ├── SetupError           the preflight: a token, an id or base_url of the target is wrong
     │   └── AccountsInUse        another run or user acts on the target's test accounts meanwhile
     ├── SpecError                specs/openapi.yaml is missing or unreadable
-    └── TargetUnreachable        nothing answers at the target's base_url
+    ├── TargetUnreachable        nothing answers at the target's base_url
+    └── HarnessFailure           exit 3: the harness itself failed (a bug), never the target's fault
 
 Third-party errors are translated at the boundary (``raise ConfigError(...) from exc``), so a
 caller needs to catch only ``HarnessError``. Messages say what was wrong, where, and what to do;
@@ -13,7 +15,7 @@ the CLI prints them as one line.
 
 from __future__ import annotations
 
-from canvas_ai_harness.exits import EXIT_USAGE
+from canvas_ai_harness.exits import EXIT_HARNESS, EXIT_USAGE
 
 
 class HarnessError(Exception):
@@ -24,6 +26,10 @@ class HarnessError(Exception):
 
 class ConfigError(HarnessError):
     """A target file, a command-line option or an environment variable is invalid."""
+
+
+class SetupError(ConfigError):
+    """The target answered, but the target file is wrong: a refused token, a wrong role, an unknown id."""
 
 
 class AccountsInUse(ConfigError):
@@ -40,3 +46,9 @@ class SpecError(HarnessError):
 
 class TargetUnreachable(HarnessError):
     """The target Canvas (or mock) does not answer at its base URL."""
+
+
+class HarnessFailure(HarnessError):
+    """The harness itself failed; the message points to the traceback it wrote."""
+
+    exit_code = EXIT_HARNESS

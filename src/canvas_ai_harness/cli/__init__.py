@@ -7,8 +7,9 @@
     cli/upgrade.py    ``snapshot`` and ``diff``: record a Canvas's answers, compare two records
 
 Exit codes (``exits.py``): 0 pass; 1 the target broke the contract or a threshold; 2 a usage or
-configuration error, or the target is unreachable; 130 interrupted. A user error prints one line,
-never a traceback. Every option can also be set through the environment variable shown in ``--help``.
+configuration error, a broken setup, or the target is unreachable; 3 the harness itself failed (its
+traceback goes to a file, the terminal gets one line pointing to it); 130 interrupted. A user error
+prints one line, never a traceback. Every option can also be set through the environment variable shown in ``--help``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from canvas_ai_harness import __version__
 from canvas_ai_harness.cli.servers import mock, proxy
 from canvas_ai_harness.cli.suites import check, contract, load
 from canvas_ai_harness.cli.upgrade import diff, snapshot
+from canvas_ai_harness.crash import write_traceback
 from canvas_ai_harness.errors import HarnessError
-from canvas_ai_harness.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from canvas_ai_harness.exits import EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from canvas_ai_harness.interrupts import sigterm_as_interrupt
 
 __all__ = ["cli", "main", "run"]
@@ -54,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("canvas-ai-harness: interrupted", err=True)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug of the harness: never a verdict on the target, never a traceback here
+        path = write_traceback(exc, context=" ".join(["canvas-ai-harness", *(argv or sys.argv[1:2])][:2]))
+        click.echo(
+            f"canvas-ai-harness: the harness itself failed ({type(exc).__name__}), not the target; traceback in {path}",
+            err=True,
+        )
+        return EXIT_HARNESS
     return int(result) if isinstance(result, int) else EXIT_OK
 
 

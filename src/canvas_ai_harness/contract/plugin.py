@@ -28,7 +28,8 @@ from canvas_ai_harness.contract.limits import CannotRun
 from canvas_ai_harness.contract.report import render_summary, write_reports
 from canvas_ai_harness.contract.scenario import Canvas
 from canvas_ai_harness.contract.session import PROFILE_OPTIONS, ContractSession, Outcome, Settings
-from canvas_ai_harness.errors import AccountsInUse, HarnessError, TargetUnreachable
+from canvas_ai_harness.crash import format_traceback, write_traceback
+from canvas_ai_harness.errors import AccountsInUse, HarnessError, HarnessFailure, TargetUnreachable
 
 __all__ = ["current", "last_session", "schema"]
 
@@ -37,6 +38,7 @@ _E = TypeVar("_E", bound=BaseException)
 _EXPLORATION = pytest.StashKey[OperationRunner]()
 _CURRENT: ContractSession | None = None
 _LAST: ContractSession | None = None
+_CRASH: HarnessFailure | None = None  # the harness failed before the session could open
 _SCHEMA: tuple[int, Any] | None = None
 
 
@@ -50,6 +52,27 @@ def current() -> ContractSession:
 def last_session() -> ContractSession | None:
     """The session of the last pytest run in this process (for the in-process runner)."""
     return _LAST
+
+
+def last_crash() -> HarnessFailure | None:
+    """Why the last pytest run could not open its session, when the harness itself failed."""
+    return _CRASH
+
+
+def is_harness_error(error: BaseException | None) -> bool:
+    """Whether a test ended on a bug of the harness rather than on the target's answer.
+
+    The target's breaks are ``ContractViolation`` (an ``AssertionError``) and the scenarios' own
+    assertions; a check that could not run is ``CannotRun``; pytest's skip/fail/xfail are theirs.
+    Anything else (a ``KeyError`` in a scenario, a ``TypeError`` in a check) is the harness's.
+    """
+    if error is None:
+        return False
+    if isinstance(error, BaseExceptionGroup):
+        return all(is_harness_error(e) for e in error.exceptions)
+    outcomes = (pytest.skip.Exception, pytest.fail.Exception, pytest.xfail.Exception)
+    ours = (AssertionError, CannotRun, HarnessError, KeyboardInterrupt, *outcomes)
+    return not isinstance(error, ours)
 
 
 def schema() -> Any:
@@ -89,11 +112,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--max-steps", type=int, default=6, help="steps per stateful sequence (default 6)")
     group.addoption("--report-dir", default=None, help="write contract-report.json and contract-summary.txt here")
     group.addoption("--retry-base", type=float, default=0.5, help=argparse.SUPPRESS)
+    group.addoption("--preflight-done", action="store_true", default=False, help=argparse.SUPPRESS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _LAST
-    _LAST = None
+    global _LAST, _CRASH
+    _LAST, _CRASH = None, None
     config.addinivalue_line("markers", "canvas_check(*names): the contract checks a scenario is about")
     config.addinivalue_line("markers", "canvas_stage(n): order of a stage of the suite (0: scenarios first)")
     opt = config.option
@@ -108,6 +132,7 @@ def pytest_configure(config: pytest.Config) -> None:
             max_steps=opt.max_steps,
             report_dir=Path(opt.report_dir) if opt.report_dir else None,
             retry_base=opt.retry_base,
+            preflight=not opt.preflight_done,
         )
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -115,11 +140,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    global _CURRENT, _LAST
+    global _CURRENT, _LAST, _CRASH
+    settings = session.config.stash[_SETTINGS]
     try:
-        _CURRENT = ContractSession.open(session.config.stash[_SETTINGS])
+        _CURRENT = ContractSession.open(settings)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
+    except Exception as exc:  # a bug of the harness: one line here, the traceback in a file
+        path = write_traceback(exc, settings.report_dir, context="opening the contract session")
+        _CRASH = HarnessFailure(
+            f"the harness itself failed ({type(exc).__name__}) before the suite started, not the target; "
+            f"traceback in {path}"
+        )
+        raise pytest.UsageError(str(_CRASH)) from None
     _LAST = _CURRENT
 
 
@@ -183,6 +216,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     violation: dict[str, Any] | None = None
     incomplete = False
     gone, clash = _behind(error, TargetUnreachable), _behind(error, AccountsInUse)
+    harness_error = ""
     if gone is not None:
         if session is not None:
             session.unreachable = session.unreachable or str(gone)
@@ -194,6 +228,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             session.accounts_in_use = session.accounts_in_use or str(clash)
         item.session.shouldstop = "another run or user is using these accounts"  # no rule can be judged now
         report.longrepr = f"not checked: {clash}"
+    elif is_harness_error(error) and session is not None and error is not None:
+        harness_error = session.redactor(format_traceback(error))
+        report.longrepr = session.redactor(f"the harness itself failed: {type(error).__name__}: {error}")
     elif isinstance(error, CannotRun):
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {error.reason}")
@@ -209,7 +246,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         elif report.longrepr is not None:
             report.longrepr = session.redactor(str(report.longrepr))
         report.sections = [(title, session.redactor(content)) for title, content in report.sections]
-        _record(session, item, report, violation, incomplete)
+        _record(session, item, report, violation, incomplete, harness_error)
     return report
 
 
@@ -230,7 +267,12 @@ def _behind(error: BaseException | None, kind: type[_E]) -> _E | None:
 
 
 def _record(
-    session: ContractSession, item: pytest.Item, report: pytest.TestReport, violation: Any, incomplete: bool
+    session: ContractSession,
+    item: pytest.Item,
+    report: pytest.TestReport,
+    violation: Any,
+    incomplete: bool,
+    harness_error: str = "",
 ) -> None:
     """Keep how each test ended, for the summary and the JSON report."""
     if report.when != "call" and report.outcome == "passed":
@@ -243,9 +285,12 @@ def _record(
         reason = lines[-1][:300] if lines else ""
     existing = next((o for o in session.outcomes if o.nodeid == report.nodeid), None)
     if existing is not None:  # an error while tearing down a test that already ended
-        existing.outcome, existing.reason = "error", existing.reason or reason
+        existing.outcome = "harness-error" if harness_error else "error"
+        existing.reason, existing.traceback = existing.reason or reason, existing.traceback or harness_error
         return
-    outcome = report.outcome if report.when == "call" or report.outcome == "skipped" else "error"
+    outcome: str = report.outcome if report.when == "call" or report.outcome == "skipped" else "error"
+    if harness_error:
+        outcome = "harness-error"  # never counted as the target's failure
     marker = item.get_closest_marker("canvas_check")
     label = getattr(item, "operation_label", None)
     operation = None
@@ -262,16 +307,30 @@ def _record(
             incomplete,
             violation,
             report.duration,
+            harness_error,
         )
     )
 
 
 # -- the end ------------------------------------------------------------------------------------
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    global _CURRENT
+    global _CURRENT, _CRASH
     contract = _CURRENT
     if contract is None:
         return
+    try:
+        _finish(session, contract, exitstatus)
+    except Exception as exc:  # a bug of the harness while ending the run: one line, the traceback in a file
+        _CURRENT = None
+        path = write_traceback(exc, contract.settings.report_dir, context="finishing the contract run")
+        _CRASH = HarnessFailure(
+            f"the harness itself failed ({type(exc).__name__}) while finishing the run, not the target; "
+            f"traceback in {path}"
+        )
+
+
+def _finish(session: pytest.Session, contract: ContractSession, exitstatus: int) -> None:
+    global _CURRENT
     stopped = (  # Ctrl-C, not a stop of the run's own
         exitstatus == pytest.ExitCode.INTERRUPTED and contract.unreachable is None and contract.accounts_in_use is None
     )
@@ -282,6 +341,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         directory = contract.settings.report_dir
         if directory is not None:
             write_reports(contract, directory)
+        elif contract.harness_errors:  # no report asked for: the tracebacks still land in a file
+            contract.traceback_path = write_traceback(
+                HarnessFailure("\n\n".join(o.traceback for o in contract.harness_errors)), None
+            )
         _CURRENT = None
     if exitstatus == pytest.ExitCode.OK and contract.incomplete:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a check the user asked for could not run
@@ -298,6 +361,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _LAST is not None:
+    if _CRASH is not None:
+        terminalreporter.write_line(f"canvas-ai-harness: {_CRASH}")
+    elif _LAST is not None:
         terminalreporter.write_sep("=", "canvas-ai-harness contract")
         terminalreporter.write_line(render_summary(_LAST))

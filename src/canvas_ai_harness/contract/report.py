@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from canvas_ai_harness import __version__
 from canvas_ai_harness.contract.checks import ALL_OPERATIONS, CHECKS, UNROUTED
-from canvas_ai_harness.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from canvas_ai_harness.exits import EXIT_FAILED, EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from canvas_ai_harness.redact import redact_data
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ def exit_code(session: ContractSession) -> int:
         return EXIT_INTERRUPTED
     if session.unreachable or session.accounts_in_use:
         return EXIT_USAGE
+    if session.harness_errors:
+        return EXIT_HARNESS
     return EXIT_FAILED if session.failed or session.incomplete else EXIT_OK
 
 
@@ -42,6 +44,10 @@ def verdict(session: ContractSession) -> str:
         return f"UNREACHABLE: {session.unreachable}"
     if session.accounts_in_use:
         return f"SETUP PROBLEM: {session.accounts_in_use}"
+    if session.harness_errors:
+        where = session.traceback_path or REPORT_NAME
+        count = len(session.harness_errors)
+        return f"HARNESS ERROR: the harness itself failed in {count} tests, not the target; tracebacks in {where}"
     if session.failed:
         return "FAIL: the target broke the contract"
     if session.incomplete:
@@ -143,6 +149,9 @@ def build_report(session: ContractSession) -> dict[str, Any]:
         ],
         "failures": [dict(o.violation, test=o.nodeid) for o in session.outcomes if o.violation],
         "errors": [{"test": o.nodeid, "error": o.reason} for o in session.outcomes if o.outcome == "error"],
+        "harness_errors": [
+            {"test": o.nodeid, "error": o.reason, "traceback": o.traceback} for o in session.harness_errors
+        ],
         "notes": session.notes,
     }
     return redact_data(report, session.redactor)  # type: ignore[no-any-return]
@@ -185,6 +194,9 @@ def render_summary(session: ContractSession) -> str:
     if errors:
         lines += ["", f"Errors ({len(errors)})"]
         lines += [f"  {o.nodeid}: {o.reason}" for o in errors]
+    if session.harness_errors:
+        lines += ["", f"Harness errors ({len(session.harness_errors)}; bugs of the harness, not the target's)"]
+        lines += [f"  {o.nodeid}: {o.reason}" for o in session.harness_errors]
     skipped = [r for r in rows if r["status"] in ("skipped", "not exercised")]
     if skipped:
         lines += ["", f"Skipped ({len(skipped)} checks)"]

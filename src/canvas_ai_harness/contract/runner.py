@@ -26,9 +26,10 @@ import pytest
 from canvas_ai_harness.config import TARGET_ENV, load_target
 from canvas_ai_harness.contract import plugin
 from canvas_ai_harness.contract.report import exit_code
-from canvas_ai_harness.contract.session import ContractSession, Settings, prepare_report_dir, reach
-from canvas_ai_harness.errors import ConfigError, HarnessError
+from canvas_ai_harness.contract.session import ContractSession, Settings, prepare_report_dir
+from canvas_ai_harness.errors import ConfigError, HarnessError, HarnessFailure
 from canvas_ai_harness.exits import EXIT_INTERRUPTED, EXIT_USAGE
+from canvas_ai_harness.preflight import preflight
 
 __all__ = ["ContractResult", "run_contract", "suite_path"]
 
@@ -63,13 +64,14 @@ def run_contract(
 ) -> ContractResult:
     """Run the contract suite against ``settings``' target (or an embedded mock Canvas).
 
-    A target that cannot be loaded or reached raises a ``HarnessError`` before anything runs.
+    A target that cannot be loaded or reached, or fails the preflight (a refused token, an unknown
+    id...), raises a ``HarnessError`` before anything runs.
     ``modules`` narrows the run to some of the suite's modules (``test_lifecycle.py``...), and
     ``pytest_args`` go to pytest as they are; the harness's own tests use both to stay fast.
     """
     path = settings.target_path or os.environ.get(TARGET_ENV) or None
-    if path is not None:
-        reach(load_target(path))
+    if path is not None and settings.preflight:
+        preflight(load_target(path))  # before any AI call; the session then only checks it still answers
     prepare_report_dir(settings.report_dir)
     suite = suite_path()
     unknown = [m for m in modules if not (suite / m).is_file()]
@@ -89,6 +91,7 @@ def run_contract(
         f"--max-examples={settings.max_examples}",
         f"--max-steps={settings.max_steps}",
         f"--retry-base={settings.retry_base}",
+        *(["--preflight-done"] if path is not None else []),
     ]
     optional = {
         "--target": settings.target_path,
@@ -107,13 +110,21 @@ def run_contract(
     finally:
         _forget_suite_modules(suite, before)
     session = plugin.last_session()
+    crash = plugin.last_crash()
+    if crash is not None:  # the harness failed: never a verdict on the target
+        raise crash
     if session is None:
         if code == pytest.ExitCode.INTERRUPTED:
             return ContractResult(EXIT_INTERRUPTED, None)
         raise ConfigError(f"the contract suite could not start (pytest exit code {int(code)}; see above)")
     if session.interrupted or session.unreachable or session.accounts_in_use:
         return ContractResult(exit_code(session), session)
-    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+    if code == pytest.ExitCode.INTERNAL_ERROR:  # pytest or the plugin crashed: the harness, not the target
+        raise HarnessFailure(
+            f"the harness itself failed (pytest internal error) after {len(session.outcomes)} tests, not the "
+            "target; see the INTERNALERROR lines above"
+        )
+    if code == pytest.ExitCode.USAGE_ERROR:
         raise ConfigError(f"the contract suite could not run (pytest exit code {int(code)}; see above)")
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         return ContractResult(EXIT_USAGE, session)

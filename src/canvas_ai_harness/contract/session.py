@@ -1,7 +1,7 @@
 """One contract run: the target, its profile, the client, the rulebook, and what happened.
 
 ``ContractSession.open(settings)`` resolves the target (``--target``, else ``CANVAS_AI_TARGET``,
-else an embedded mock Canvas on a free port), checks that it answers, settles the profile
+else an embedded mock Canvas on a free port), runs the preflight (``preflight.py``) on it, settles the profile
 (``--profile``, else the target file's; ``auto`` asks the target), and builds the client and
 rulebook every check uses. ``close()`` ends every conversation the run created, also after
 Ctrl-C, and stops the embedded mock.
@@ -26,6 +26,7 @@ from canvas_ai_harness.contract.limits import CannotRun, LLMBudget, Pacer
 from canvas_ai_harness.contract.reading import int_id
 from canvas_ai_harness.contract.rulebook import Results, Rulebook
 from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
+from canvas_ai_harness.preflight import preflight
 from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.validation import SpecValidator
 
@@ -49,6 +50,7 @@ class Settings:
     max_steps: int = 6
     report_dir: Path | None = None
     retry_base: float = 0.5  # seconds before the first retry of a throttled request
+    preflight: bool = True  # False: the caller ran the preflight already (run_contract)
 
     def __post_init__(self) -> None:
         if self.profile is not None and self.profile not in PROFILE_OPTIONS:
@@ -67,13 +69,14 @@ class Outcome:
     """How one test of the suite ended."""
 
     nodeid: str
-    outcome: str  # passed, failed, skipped, error
+    outcome: str  # passed, failed, skipped, error, harness-error (a bug of the harness, not the target's)
     checks: tuple[str, ...] = ()
     operation: str | None = None
     reason: str = ""  # why it was skipped, or the error
     incomplete: bool = False  # skipped because the run could not do it (budget, throttling)
     violation: dict[str, Any] | None = None
     duration: float = 0.0
+    traceback: str = ""  # a harness error's traceback, redacted
 
 
 @dataclass(slots=True)
@@ -124,6 +127,7 @@ class ContractSession:
         self.notes: list[str] = []  # what the summary should mention that is neither pass nor fail
         self.unreachable: str | None = None  # why the run stopped, if the target stopped answering
         self.accounts_in_use: str | None = None  # why the run stopped, if someone else used its accounts
+        self.traceback_path: Path | None = None  # where harness errors' tracebacks went without --report-dir
         self.profile_name = target.profile
         self.profile_source = "target file" if target.source != "<mock>" else "the embedded mock's"
         if settings.profile in answers.PROFILES:
@@ -138,7 +142,10 @@ class ContractSession:
         path = settings.target_path or os.environ.get(TARGET_ENV) or None
         if path is not None:
             target = load_target(path)
-            reach(target)
+            if settings.preflight:
+                preflight(target)  # a broken setup is exit 2 before any AI call
+            else:
+                reach(target)
             session = cls(settings, target, is_mock=target.is_local() and _is_mock(target))
         else:
             from canvas_ai_harness.mock import MockConfig, MockServer
@@ -272,6 +279,11 @@ class ContractSession:
     @property
     def failed(self) -> bool:
         return any(o.outcome in ("failed", "error") for o in self.outcomes)
+
+    @property
+    def harness_errors(self) -> list[Outcome]:
+        """Tests that ended on a bug of the harness: exit 3, never the target's failure."""
+        return [o for o in self.outcomes if o.outcome == "harness-error"]
 
     @property
     def incomplete(self) -> bool:

@@ -43,6 +43,7 @@ from canvas_ai_harness.load.plans import ShapePlan
 from canvas_ai_harness.load.report import PROGRESS_PREFIX, SUMMARY_FILE
 from canvas_ai_harness.load.safety import check_caps, check_host, format_duration
 from canvas_ai_harness.load.thresholds import load_thresholds
+from canvas_ai_harness.preflight import preflight
 from canvas_ai_harness.redact import Redactor
 
 __all__ = ["LoadOptions", "LoadResult", "run_load"]
@@ -269,6 +270,8 @@ def run_load(options: LoadOptions, echo: Callable[[str], None] | None = None) ->
             target = stack.enter_context(_embedded_mock(options.mock_latency, Path(scratch)))
         teachers = _teachers(options, target)
         _check_identities(options, target, options.target is None, teachers)
+        if options.target is not None:
+            preflight(options.target)  # a broken setup or nothing listening: exit 2 in seconds, not a run
         return _run_locust(options, target, teachers, Path(scratch), say)
 
 

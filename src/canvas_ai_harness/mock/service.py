@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from canvas_ai_harness.canvas import answers, bodies, lifecycle, routes
+from canvas_ai_harness.canvas import answers, bodies, courses, lifecycle, routes
 from canvas_ai_harness.canvas.requests import MalformedRequest, message_text, parse_id, read_params, request_token
 from canvas_ai_harness.mock.hooks import Answer, ServiceHooks
 from canvas_ai_harness.mock.llm import FakeLLM, Latency, LLMServiceError
@@ -187,7 +187,10 @@ class CanvasService:
         request = self.hooks.request(self, request)
         route = routes.match(request.method, request.path)
         if route is None:
-            raise Answer(404, bodies.ROUTE_NOT_FOUND)
+            course_ref = courses.match(request.method, request.path)
+            if course_ref is None:
+                raise Answer(404, bodies.ROUTE_NOT_FOUND)
+            return self._course(request, course_ref)
         params = self._params(request)
         user = self._authenticate(request, params)
         course = self.world.find_course(route.course)
@@ -197,10 +200,7 @@ class CanvasService:
             raise Answer(404, bodies.NOT_FOUND)
         if user is None:
             raise Answer(401, bodies.UNAUTHENTICATED, {"WWW-Authenticate": bodies.WWW_AUTHENTICATE})
-        if not self.world.is_member(course, user):
-            status = self.config.unauthorized_status
-            headers = {"WWW-Authenticate": bodies.WWW_AUTHENTICATE} if status == 401 else {}
-            raise Answer(status, bodies.FORBIDDEN, headers)
+        self._require_member(course, user)
         experience = self.world.find_experience(course, route.experience)
         if experience is None:
             raise Answer(404, bodies.NOT_FOUND)
@@ -212,6 +212,28 @@ class CanvasService:
         if request.method == "HEAD":
             response.body = b""
         return response, user.id
+
+    def _course(self, request: ApiRequest, ref: str) -> tuple[ApiResponse, int | None]:
+        """``GET /api/v1/courses/:id`` (canvas/courses.py): the caller's own enrolments in the course."""
+        user = self._authenticate(request, self._params(request))
+        course = self.world.find_course(ref)
+        if course is None:
+            raise Answer(404, bodies.ROUTE_NOT_FOUND)
+        if user is None:
+            raise Answer(401, bodies.UNAUTHENTICATED, {"WWW-Authenticate": bodies.WWW_AUTHENTICATE})
+        self._require_member(course, user)
+        role = self.world.role(course, user)
+        body = courses.course_body(course.id, course.name, [(role, user.id)] if role else [])
+        response = self._json(200, body, request)
+        if request.method == "HEAD":
+            response.body = b""
+        return response, user.id
+
+    def _require_member(self, course: Course, user: User) -> None:
+        if not self.world.is_member(course, user):
+            status = self.config.unauthorized_status
+            headers = {"WWW-Authenticate": bodies.WWW_AUTHENTICATE} if status == 401 else {}
+            raise Answer(status, bodies.FORBIDDEN, headers)
 
     def _throttle_key(self, request: ApiRequest) -> str:
         token = request_token(request.headers, dict(parse_qsl(request.query)))

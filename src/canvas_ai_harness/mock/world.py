@@ -132,6 +132,10 @@ class World:
     def is_member(self, course: Course, user: User) -> bool:
         return user.is_admin or (course.id, user.id) in self._roles
 
+    def role(self, course: Course, user: User) -> Role | None:
+        """The user's enrolment in the course (an admin who is not enrolled has none)."""
+        return self._roles.get((course.id, user.id))
+
     def can_manage(self, course: Course, user: User) -> bool:
         """Teachers and admins may manage assignments, and so see every conversation."""
         return user.is_admin or self._roles.get((course.id, user.id)) == "teacher"

@@ -19,7 +19,6 @@ from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.snapshot.allow import apply_allowances, load_allow_file
 from canvas_ai_harness.snapshot.diff import Comparison, compare
 from canvas_ai_harness.snapshot.report import exit_code, render_text, write_interrupted, write_reports
-from canvas_ai_harness.snapshot.script import cost
 from canvas_ai_harness.snapshot.take import Side, Snapshot, read_side, take_snapshot, write_snapshot
 
 __all__ = ["DiffResult", "run_diff", "run_snapshot"]
@@ -30,9 +29,7 @@ Echo = Callable[[str], None]
 def run_snapshot(target: Path | None, out: Path, seed: int | None = None, *, echo: Echo | None = None) -> Snapshot:
     """Take a snapshot of the target (the embedded mock without one) and write it to ``out``."""
     _writable_dir(out.parent, f"--out {out}")  # before any request: a run's work is not lost to a bad path
-    if echo is not None:
-        echo(f"will send {cost()}")
-    snapshot = take_snapshot(None if target is None else str(target), seed)
+    snapshot = take_snapshot(None if target is None else str(target), seed, echo=echo)
     write_snapshot(snapshot, out)
     if echo is not None:
         echo(f"{snapshot.summary()} -> {out}")

@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 from canvas_ai_harness import __version__
 from canvas_ai_harness.canvas import answers
 from canvas_ai_harness.config import Target, load_target
-from canvas_ai_harness.contract.client import CanvasClient
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.redact import redact_data
 from canvas_ai_harness.snapshot.normalise import Normaliser
@@ -85,15 +84,22 @@ def take_snapshot(
     max_llm_calls: int | None = None,
     rate_limit: float | None = None,
     max_creates: int | None = None,
+    echo: Echo | None = None,
 ) -> Snapshot:
-    """Run the script against the target (or the embedded mock) and return its snapshot."""
+    """Run the script against the target (or the embedded mock) and return its snapshot.
+
+    Opening the contract session runs the preflight on a target file (``preflight.py``): a
+    refused token, a wrong role or an unknown id is exit 2 in one line before any AI call, never
+    a snapshot of refusals that two runs would agree on.
+    """
     from canvas_ai_harness.contract.session import ContractSession, Settings
 
     started = time.monotonic()
     settings = Settings(target_path=target_path, seed=seed, max_llm_calls=max_llm_calls, rate_limit=rate_limit)
     session = ContractSession.open(settings)
     try:
-        check_setup(session.client, session.redactor)
+        if echo is not None:
+            echo(f"will send {cost()}")
         normaliser = Normaliser(session.redactor)
         script = Script(session.client, session.ledger, session.target, normaliser, max_creates=max_creates)
         steps = script.run()
@@ -116,30 +122,6 @@ def take_snapshot(
         seconds=time.monotonic() - started,
         left_open=list(session.cleanup.left_open),
         ai_calls_by_identity=dict(script.ai_calls),
-    )
-
-
-def check_setup(client: CanvasClient, redactor: Callable[[str], str]) -> None:
-    """Before the first create: the student's token, the course and the experience work (else exit 2).
-
-    One request, not recorded: the student's active conversation. A refusal is a setup problem of
-    the target file, not a behaviour to record: two snapshots with a refused token would agree.
-    (The hook for issue 10's preflight, once it lands.)
-    """
-    answer = client.request("student", "GET", client.path(), observe=False)
-    kind = answer.kind
-    if kind not in (answers.UNAUTHORIZED, answers.NOT_FOUND):
-        return
-    said = redactor(answer.body.decode("utf-8", "replace"))[:160]
-    source = client.target.source
-    if kind == answers.UNAUTHORIZED:
-        raise ConfigError(
-            f"Canvas refused tokens.student ({answer.status} {said}); check the token in {source} "
-            "and that the user is a student of the course"
-        )
-    raise ConfigError(
-        f"Canvas answered {answer.status} {said} to the student's active conversation: check course_id and "
-        f"ai_experience_id in {source} (or the AI Conversations routes are gone from this Canvas)"
     )
 
 
@@ -231,9 +213,9 @@ def read_side(path: Path, *, seed: int | None = None, echo: Echo | None = None) 
     if "base_url" not in data:
         raise ConfigError(f"{path}: TOML without base_url, so not a target file; see README.md, 'Target file'")
     if echo is not None:
-        echo(f"taking a snapshot of {path} now: {cost()}")
+        echo(f"taking a snapshot of {path} now")
     secrets = load_target(path).secrets()
-    snapshot = take_snapshot(str(path), seed)
+    snapshot = take_snapshot(str(path), seed, echo=echo)
     if echo is not None:
         echo(f"{path}: {snapshot.summary()}")
     return Side(f"{path} (live)", snapshot.document, snapshot, secrets)
