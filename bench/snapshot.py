@@ -27,6 +27,7 @@ from canvas_ai_harness.config import write_target
 from canvas_ai_harness.contract.session import DEFAULT_LIVE_RATE
 from canvas_ai_harness.mock import MockConfig, MockServer
 from canvas_ai_harness.mock.faults import FAULTS
+from canvas_ai_harness.preflight import preflight
 from canvas_ai_harness.snapshot.diff import compare
 from canvas_ai_harness.snapshot.take import Snapshot, take_snapshot
 
@@ -94,6 +95,12 @@ def cost(directory: Path, live_pace: bool) -> None:
         f"- embedded mock (profile completed): median {statistics.median(times):.2f} s over 3 runs, "
         f"{snap.requests} requests, {snap.creates} creates, {snap.ai_calls} AI calls"
     )
+    server = MockServer(MockConfig(seed=1)).start()
+    try:
+        checked = preflight(server.target())
+    finally:
+        server.stop()
+    print(f"- plus, against a target file, the preflight: {checked.requests} requests, no AI call")
     ended = _snap(directory, MockConfig(profile="ended", seed=1))
     print(f"- mock in profile ended: {ended.requests} requests, {ended.creates} creates, {ended.ai_calls} AI calls")
     print(

@@ -411,8 +411,9 @@ def test_the_announced_cost_is_what_a_snapshot_of_a_faithful_canvas_costs(
 ) -> None:
     canvas = start_canvas()
     _snapshot(canvas, tmp_path, "s")
-    err = capsys.readouterr().err
-    assert f"will send {script_module.cost()}" in err
-    assert f"{script_module.REQUESTS} requests, {script_module.CREATES} creates" in err
-    assert f"{sum(script_module.AI_CALLS.values())} AI calls" in err
-    assert "(AI calls by identity: " + ", ".join(f"{k} {v}" for k, v in sorted(script_module.AI_CALLS.items())) in err
+    announced, done = capsys.readouterr().err.splitlines()[-2:]
+    assert announced == f"snapshot: will send {script_module.cost()}"
+    assert f" {script_module.REQUESTS} requests, {script_module.CREATES} creates" in done
+    assert f" {sum(script_module.AI_CALLS.values())} AI calls" in done
+    by_identity = ", ".join(f"{k} {v}" for k, v in sorted(script_module.AI_CALLS.items()))
+    assert f"(AI calls by identity: {by_identity})" in done

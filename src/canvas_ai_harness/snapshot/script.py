@@ -12,7 +12,7 @@ AI-call budget) and never reach its rulebook (``observe=False``): the script rec
 judges. Every conversation the script creates is in the ledger, which the contract session's
 ``close()`` ends, also after Ctrl-C.
 
-Cost on a faithful Canvas: 73 requests, 4 creates (``CREATES``: 3 by the student, 1 by the
+Cost on a faithful Canvas: 72 requests, 4 creates (``CREATES``: 3 by the student, 1 by the
 other student) and 9 post_messages Canvas serves (8 in profile ``ended``). ``max_creates`` is the
 hook for a creates budget (``--max-creates``): a create beyond it, and every step that needs its
 conversation, is recorded as skipped (incomplete).
@@ -38,7 +38,7 @@ __all__ = ["AI_CALLS", "CREATES", "OVER_LIMIT", "REQUESTS", "Script", "cost"]
 CREATES: Final = 4  # conversations the script creates on a faithful Canvas
 # What a snapshot costs a faithful Canvas (profile completed; ended refuses the over-limit
 # message, one AI call less), announced before the first request; a test holds them to the script.
-REQUESTS: Final = 73
+REQUESTS: Final = 72
 AI_CALLS: Final = {"student": 12, "other_student": 1}  # creates and post_messages Canvas serves
 
 
