@@ -5,7 +5,9 @@
 Builds the conversations the way a load run does, through ``CanvasService.respond`` with
 in-process ``ApiRequest``s: each student creates a conversation, posts four messages into it
 (2 + 4 x 2 = 10 messages), then creates the next one, which completes the previous one. Every
-conversation stays stored (``max_conversations`` is set above the count, so nothing is evicted).
+conversation stays stored (``max_conversations`` and ``max_stored_bytes`` are set above what it
+builds, so nothing is evicted). It also prints the store's own estimate of the bytes it holds
+(``stored_bytes``, what ``--max-stored-bytes`` bounds) beside the RSS, to keep the estimate honest.
 
 Two builds, each in a fresh ``CanvasService``: the first with tracemalloc off gives the process's
 RSS growth; the second under tracemalloc gives the bytes Python allocated and where. The world's
@@ -39,7 +41,8 @@ def _rss() -> int:
 
 
 def _service(conversations: int, students: int) -> tuple[CanvasService, list[dict[str, str]]]:
-    service = CanvasService(MockConfig(max_conversations=conversations + 1, record_calls=0))
+    config = MockConfig(max_conversations=conversations + 1, max_stored_bytes=2**40, record_calls=0)
+    service = CanvasService(config)
     users = service.world.add_students(COURSE, students)
     headers = [{"authorization": f"Bearer {u.token}", "content-type": "application/json"} for u in users]
     return service, headers
@@ -89,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     gc.collect()
     rss = _rss() - rss0
+    estimate = service.store.stored_bytes
     print(_check(service, n))
     print(f"built in {seconds:.1f} s ({5 * n / seconds:,.0f} requests/s in-process)")
     del service, headers
@@ -110,8 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':28}{'total':>12}{'per conversation':>18}")
     print(f"{'RSS growth':28}{rss / 2**20:9.1f} MiB{rss / n:13,.0f} bytes")
     print(f"{'tracemalloc (Python heap)':28}{traced / 2**20:9.1f} MiB{traced / n:13,.0f} bytes")
-    cap = MockConfig().max_conversations
-    print(f"at the default --max-conversations {cap:,}: about {rss / n * cap / 2**20:,.0f} MiB of RSS")
+    print(f"{'store estimate (stored_bytes)':28}{estimate / 2**20:9.1f} MiB{estimate / n:13,.0f} bytes")
+    cap, budget = MockConfig().max_conversations, MockConfig().max_stored_bytes
+    held = min(cap, budget * n // max(estimate, 1))
+    print(
+        f"at the defaults (--max-conversations {cap:,}, --max-stored-bytes {budget / 2**20:.0f} MiB): "
+        f"{held:,} such conversations, about {rss / n * held / 2**20:,.0f} MiB of RSS"
+    )
     print()
     print(f"where the traced bytes went (top {args.top} lines, per conversation):")
     for stat in after.compare_to(before, "lineno")[: args.top]:

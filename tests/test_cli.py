@@ -237,3 +237,43 @@ def test_help_names_each_options_environment_variable(capsys: pytest.CaptureFixt
         "CANVAS_AI_MOCK_UNAUTHORIZED_STATUS",
     ):
         assert env in out.replace("- ", "-").replace("_ ", "_"), env
+
+
+def test_mock_budget_options_build_the_mock_config(
+    capsys: pytest.CaptureFixture[str], no_server: list[MockConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CANVAS_AI_MOCK_MAX_STORED_BYTES", "5000000")
+    monkeypatch.setenv("CANVAS_AI_MOCK_READ_TIMEOUT_S", "3.5")
+    argv = ["mock", "--port", "0", "--max-transcript-bytes", "100000", "--max-students", "10"]
+    argv += ["--max-header-bytes", "9000", "--max-idle-connections", "20"]
+    code, _, _ = _run(capsys, *argv)
+    assert code == 0
+    (config,) = no_server
+    assert (config.max_stored_bytes, config.max_transcript_bytes, config.max_students) == (5_000_000, 100_000, 10)
+    assert (config.max_header_bytes, config.read_timeout_s, config.max_idle_connections) == (9000, 3.5, 20)
+
+
+def test_mock_budget_defaults_are_the_configs(capsys: pytest.CaptureFixture[str], no_server: list[MockConfig]) -> None:
+    assert _run(capsys, "mock", "--port", "0")[0] == 0
+    assert no_server == [MockConfig()]
+
+
+def test_proxy_budget_options_build_the_proxy_config(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import canvas_ai_harness.proxy as proxy_package
+    from canvas_ai_harness.proxy import ConformanceReport, ProxyConfig
+
+    configs: list[ProxyConfig] = []
+
+    def fake_run(config: ProxyConfig, **_: Any) -> ConformanceReport:
+        configs.append(config)
+        return ConformanceReport(config.upstream, config.strict).finish()
+
+    monkeypatch.setattr(proxy_package, "run_proxy", fake_run)
+    monkeypatch.setenv("CANVAS_AI_PROXY_MAX_BODY_BYTES", "2048")
+    argv = ["proxy", "--upstream", "http://127.0.0.1:9", "--read-timeout-s", "2", "--max-header-bytes", "8000"]
+    _run(capsys, *argv)
+    (config,) = configs
+    assert (config.max_body_bytes, config.read_timeout_s, config.max_header_bytes) == (2048, 2.0, 8000)
+    assert config.max_idle_connections is None

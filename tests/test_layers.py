@@ -13,7 +13,19 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "canvas_ai_harness"
 HEAVY = ("starlette", "uvicorn", "locust", "gevent", "schemathesis")
 PARTS = ("contract", "load", "proxy", "fake")
-LOWER = ("config", "crash", "errors", "exits", "interrupts", "preflight", "redact", "spec", "validation", "serving")
+LOWER = (
+    "budgets",
+    "config",
+    "crash",
+    "errors",
+    "exits",
+    "interrupts",
+    "preflight",
+    "redact",
+    "spec",
+    "validation",
+    "serving",
+)
 
 
 def _module_name(path: Path) -> str:

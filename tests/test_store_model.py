@@ -10,7 +10,13 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
-from canvas_ai_harness.mock.store import ACTIVE, Conversation, ConversationStore
+from canvas_ai_harness.mock.store import (
+    ACTIVE,
+    CONVERSATION_OVERHEAD,
+    Conversation,
+    ConversationStore,
+    message_bytes,
+)
 
 USERS = st.integers(1, 3)
 EXPERIENCES = st.integers(7, 8)
@@ -120,6 +126,13 @@ class StoreMachine(RuleBasedStateMachine):
     @invariant()
     def stays_within_its_limit(self) -> None:
         assert len(self.store) <= self.limit
+
+    @invariant()
+    def counts_the_bytes_it_holds(self) -> None:
+        stored = self.store.snapshot()
+        assert self.store.stored_bytes == sum(c.size for c in stored)
+        for c in stored:
+            assert c.size == CONVERSATION_OVERHEAD + message_bytes(c.messages)
 
     @invariant()
     def at_most_one_active_per_user_and_experience(self) -> None:

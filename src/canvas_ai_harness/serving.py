@@ -2,22 +2,32 @@
 
 Binding before starting means port 0 gives a free port and ``url`` is known at once. The mock
 Canvas and the proxy both build on ``UvicornServer``.
+
+``ConnectionLimits`` (``budgets.py``) bounds what one client can make the server hold: the
+bytes of a request's head, the time a request has to arrive, and the number of connections that
+are idle or still sending a request. ``bounded_protocol`` enforces it in uvicorn's httptools
+protocol, which has no header-size limit and times out only idle keep-alive connections.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import socket
 import threading
 import time
+from collections import OrderedDict
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from canvas_ai_harness.budgets import ConnectionLimits
 from canvas_ai_harness.errors import ConfigError
 
-__all__ = ["UvicornServer", "listen"]
+__all__ = ["BoundedHttpToolsProtocol", "ConnectionLimits", "UvicornServer", "bounded_protocol", "listen"]
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -35,16 +45,197 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _answer(status: int, reason: str, message: str) -> bytes:
+    body = message.encode("ascii")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+_TOO_LARGE = _answer(431, "Request Header Fields Too Large", "Request header fields too large.")
+_TIMEOUT = _answer(408, "Request Timeout", "Request not received in time.")
+# A logger outside logging's tree (so that no logging configuration re-enables it) that drops everything.
+_QUIET = logging.Logger("canvas_ai_harness.serving.refused", logging.CRITICAL + 1)
+_QUIET.addHandler(logging.NullHandler())
+
+
+class _Refused(Exception):
+    """Raised in a parser callback to stop parsing a request already answered."""
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with ``ConnectionLimits``; ``bounded_protocol`` binds the limits."""
+
+    limits: ClassVar[ConnectionLimits] = ConnectionLimits()
+    # Connections idle or receiving a request, oldest first; shared by one server's connections.
+    waiting: ClassVar[OrderedDict[BoundedHttpToolsProtocol, None]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_bytes = 0  # bytes of the current request's head received so far
+        self._parsed_head = 0  # the same, as the parser reports its line and headers
+        self._in_head = True
+        self._crossed = False  # a head or a message ended in the bytes being parsed
+        self._refused = False
+        self._deadline: asyncio.TimerHandle | None = None
+
+    # -- waiting connections and the read deadline --------------------------------------------
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        waiting = type(self).waiting
+        while len(waiting) >= self.limits.idle_connections:
+            oldest, _ = waiting.popitem(last=False)
+            oldest._close(None)
+        self._wait()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_waiting()
+        super().connection_lost(exc)
+
+    def _wait(self) -> None:
+        """This connection waits for (the rest of) a request: it counts, and the deadline runs."""
+        type(self).waiting[self] = None
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self.limits.read_timeout_s, self._timed_out)
+
+    def _stop_waiting(self) -> None:
+        type(self).waiting.pop(self, None)
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _timed_out(self) -> None:
+        self._deadline = None
+        cycle = self.cycle
+        if self._refused:
+            self._close(None)  # the 431 went out; the client had until now to read it
+        elif cycle is not None and cycle.response_complete and cycle.more_body:
+            self._close(None)  # answered early (a 413); the rest of its body is late
+        elif cycle is None or cycle.response_complete:
+            self._close(_TIMEOUT)  # the head is still arriving; nothing is being answered
+        elif not cycle.response_started:
+            cycle.disconnected = True  # the body is late: the app reads a disconnect, its answer is dropped
+            cycle.message_event.set()
+            self._close(_TIMEOUT)
+        else:
+            self._close(None)
+
+    def _linger(self, answer: bytes) -> None:
+        """Answer, stop sending, and discard what the client still sends until the deadline closes it.
+
+        Closing at once, with unread bytes, would reset the connection and lose the answer for a
+        client still sending its head.
+        """
+        if self.transport.is_closing():
+            return
+        self.transport.write(answer)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self.limits.read_timeout_s, self._timed_out)
+
+    def _close(self, answer: bytes | None) -> None:
+        self._stop_waiting()
+        if self.transport.is_closing():
+            return
+        if answer is not None:
+            self.transport.write(answer)
+        self.transport.close()
+
+    # -- parser callbacks ---------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # answered 431; what still comes is dropped
+        self._crossed = False
+        super().data_received(data)
+        if self._in_head and not self._crossed and not self.transport.is_closing():
+            # No head or message ended in these bytes and a head is incomplete: they were all head.
+            # httptools keeps a header's name and value whole until it ends, so the count is
+            # taken here, on the bytes received (a never-ending header never reaches on_header).
+            self._head_bytes += len(data)
+            if self._head_bytes > self.limits.max_header_bytes:
+                self._refused = True
+                self._linger(_TOO_LARGE)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._parsed_head = 0
+        self._wait()  # the deadline runs from a request's first byte (or from the connection)
+
+    def on_url(self, url: bytes) -> None:
+        self._parsed_head += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._parsed_head += len(name) + len(value) + 4
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._crossed = False, True
+        if self._parsed_head > self.limits.max_header_bytes:  # a head over the budget that came in one piece
+            self._refused = True
+            self._linger(_TOO_LARGE)
+            # Stop the parser: httptools raises an HttpParserError, which uvicorn would log as an
+            # invalid request and answer 400; the 431 is already out (see send_400_response).
+            self.logger = _QUIET
+            raise _Refused
+        super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._refused:
+            super().send_400_response(msg)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._stop_waiting()
+        self._in_head, self._head_bytes, self._crossed = True, 0, True  # what follows is the next request's head
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._wait_idle()
+
+    def _wait_idle(self) -> None:
+        # Between keep-alive requests uvicorn's own keep-alive timer runs; the connection counts
+        # as waiting, so that a flood of idle keep-alive connections is bounded as well.
+        type(self).waiting[self] = None
+
+
+def bounded_protocol(limits: ConnectionLimits) -> type[BoundedHttpToolsProtocol]:
+    """A protocol class for one server: its limits, and its own table of waiting connections."""
+    return type(
+        "BoundedHttpToolsProtocol",
+        (BoundedHttpToolsProtocol,),
+        {"limits": limits, "waiting": OrderedDict()},
+    )
+
+
 class UvicornServer:
     """``app`` served by uvicorn on ``host:port`` (port 0: any free port)."""
 
     name = "the server"
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any) -> None:
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        limits: ConnectionLimits | None = None,
+        **uvicorn_options: Any,
+    ) -> None:
         self.app = app
         self._socket = listen(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
-        options = {"log_level": "warning", "access_log": False, "timeout_keep_alive": 30, **uvicorn_options}
+        self.limits = limits or ConnectionLimits()
+        options = {
+            "log_level": "warning",
+            "access_log": False,
+            "timeout_keep_alive": 30,
+            "http": bounded_protocol(self.limits),
+            **uvicorn_options,
+        }
         self._server = uvicorn.Server(uvicorn.Config(app, **options))
         self._thread: threading.Thread | None = None
 

@@ -33,6 +33,7 @@ __all__ = [
     "parse_latency",
     "prefixed_option",
     "profile_option",
+    "server_limit_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -133,5 +134,38 @@ def listen_options(env_prefix: str, port: int) -> Callable[[F], F]:
 
     def decorate(command: F) -> F:
         return host_option(port_option(command))
+
+    return decorate
+
+
+def server_limit_options(env_prefix: str) -> Callable[[F], F]:
+    """``--max-header-bytes``, ``--read-timeout-s`` and ``--max-idle-connections`` of a server command."""
+    from canvas_ai_harness.budgets import DEFAULT_HEADER_BYTES, DEFAULT_READ_TIMEOUT_S
+
+    header_option = prefixed_option(
+        env_prefix,
+        "--max-header-bytes",
+        default=DEFAULT_HEADER_BYTES,
+        type=click.IntRange(1),
+        help="Bytes of a request's line and headers; more gets 431 and the connection is closed.",
+    )
+    timeout_option = prefixed_option(
+        env_prefix,
+        "--read-timeout-s",
+        default=DEFAULT_READ_TIMEOUT_S,
+        type=click.FloatRange(0, min_open=True),
+        help="Seconds for a request's headers and body to arrive; later gets 408 and the connection is closed.",
+    )
+    idle_option = prefixed_option(
+        env_prefix,
+        "--max-idle-connections",
+        default=None,
+        type=click.IntRange(1),
+        help="Connections idle or still sending a request; past it the longest-waiting is closed "
+        "[default: half the open-file limit, at most 1000].",
+    )
+
+    def decorate(command: F) -> F:
+        return header_option(timeout_option(idle_option(command)))
 
     return decorate

@@ -8,7 +8,16 @@ from typing import Any, TypeVar
 
 import click
 
-from canvas_ai_harness.cli.options import A_FILE, listen_options, option, parse_latency, prefixed_option, profile_option
+from canvas_ai_harness import budgets
+from canvas_ai_harness.cli.options import (
+    A_FILE,
+    listen_options,
+    option,
+    parse_latency,
+    prefixed_option,
+    profile_option,
+    server_limit_options,
+)
 from canvas_ai_harness.config import PROFILE_CHOICES, write_target
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.exits import EXIT_OK
@@ -55,7 +64,31 @@ def _proxy_option(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
     type=click.IntRange(1),
     help="Stored conversations before eviction (completed ones first).",
 )
-@_mock_option("--max-body-bytes", default=1_048_576, type=click.IntRange(1), help="Larger request bodies get 413.")
+@_mock_option(
+    "--max-body-bytes",
+    default=budgets.MOCK_BODY_BYTES,
+    type=click.IntRange(1),
+    help="Larger request bodies get 413 (in profile completed, Canvas takes a message of any length).",
+)
+@_mock_option(
+    "--max-stored-bytes",
+    default=budgets.STORED_BYTES,
+    type=click.IntRange(1),
+    help="Bytes of stored conversations before eviction (completed ones first).",
+)
+@_mock_option(
+    "--max-transcript-bytes",
+    default=budgets.TRANSCRIPT_BYTES,
+    type=click.IntRange(1),
+    help="A message that would grow one transcript past this gets 413.",
+)
+@_mock_option(
+    "--max-students",
+    default=budgets.STUDENTS,
+    type=click.IntRange(1),
+    help="Students POST /__harness__/students may add in total (until a reset).",
+)
+@server_limit_options("CANVAS_AI_MOCK")
 @_mock_option("--throttle/--no-throttle", default=False, help="Throttle per user with Canvas's leaky bucket.")
 @_mock_option("--throttle-capacity", default=800.0, type=click.FloatRange(min=1), help="Leaky bucket capacity.")
 @_mock_option("--throttle-outflow", default=10.0, type=click.FloatRange(min=0), help="Units drained per second.")
@@ -162,6 +195,13 @@ def _vars_of(obj: Any) -> dict[str, Any]:
     show_default=True,
     help="Seconds to wait for the upstream's answer; then the client gets a 502, counted as a timeout.",
 )
+@_proxy_option(
+    "--max-body-bytes",
+    default=budgets.PROXY_BODY_BYTES,
+    type=click.IntRange(1),
+    help="Larger request bodies get the proxy's own 413 and are not forwarded (smaller ones get Canvas's answer).",
+)
+@server_limit_options("CANVAS_AI_PROXY")
 def proxy(
     upstream: str | None,
     use_mock: bool,
@@ -171,6 +211,7 @@ def proxy(
     strict: bool,
     max_requests: int | None,
     upstream_timeout: float,
+    **limits: Any,
 ) -> int:
     """Check a client's traffic against the spec on its way to Canvas; write a conformance report on exit.
 
@@ -183,7 +224,12 @@ def proxy(
     if (upstream is None) == (not use_mock):
         raise click.UsageError("give exactly one of --upstream URL and --mock")
     config = ProxyConfig(
-        upstream or "", strict=strict, max_requests=max_requests, report_path=report_path, timeout_s=upstream_timeout
+        upstream or "",
+        strict=strict,
+        max_requests=max_requests,
+        report_path=report_path,
+        timeout_s=upstream_timeout,
+        **limits,
     )
     report = run_proxy(config, host=host, port=port, mock=use_mock, announce=lambda line: click.echo(line, err=True))
     click.echo(report.to_text(), nl=False)

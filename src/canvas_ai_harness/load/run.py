@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from canvas_ai_harness.budgets import default_idle_connections
 from canvas_ai_harness.config import Target, load_target, write_target
 from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
@@ -188,13 +189,18 @@ def _placeholder_target(target: Target, directory: Path) -> tuple[Path, dict[str
 
 
 @contextlib.contextmanager
-def _embedded_mock(latency: str, directory: Path) -> Iterator[Target]:
-    """The mock Canvas in a subprocess of its own (never in this process), on a free loopback port."""
+def _embedded_mock(latency: str, directory: Path, users: int) -> Iterator[Target]:
+    """The mock Canvas in a subprocess of its own (never in this process), on a free loopback port.
+
+    Every simulated user keeps a connection open while it thinks: the mock may hold all of them
+    idle (its default cap, meant for a laptop facing strangers, would close them under a run).
+    """
     target_file = directory / "mock-target.toml"
     log = (directory / "mock.log").open("w", encoding="utf-8")
     command = [
         sys.executable, "-m", "canvas_ai_harness", "mock", "--host", "127.0.0.1", "--port", "0",
         "--llm-latency-ms", latency, "--write-target", str(target_file),
+        "--max-idle-connections", str(max(default_idle_connections(), 2 * users)),
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -267,7 +273,7 @@ def run_load(options: LoadOptions, echo: Callable[[str], None] | None = None) ->
         target = options.target
         if target is None:
             say(f"starting the embedded mock Canvas (AI latency {options.mock_latency} ms)")
-            target = stack.enter_context(_embedded_mock(options.mock_latency, Path(scratch)))
+            target = stack.enter_context(_embedded_mock(options.mock_latency, Path(scratch), options.users))
         teachers = _teachers(options, target)
         _check_identities(options, target, options.target is None, teachers)
         if options.target is not None:

@@ -112,8 +112,10 @@ def create_app(service: CanvasService) -> Starlette:
         except _ClientDisconnected:
             return
         if body is None:
+            # Answered before the body is read; the server discards the rest as it arrives (within
+            # the read timeout), so a client still sending sees this answer instead of a reset.
             payload = json.dumps(bodies.PAYLOAD_TOO_LARGE).encode()
-            await _send(ApiResponse(413, payload, headers={"Connection": "close"}), send)
+            await _send(ApiResponse(413, payload), send)
             return
         client = scope.get("client")
         api_request = ApiRequest(
@@ -147,6 +149,8 @@ def create_app(service: CanvasService) -> Starlette:
                 "conversations": len(service.store),
                 "active_conversations": service.store.active_count,
                 "evicted": service.store.evicted,
+                "stored_bytes": service.store.stored_bytes,
+                "students_added": service.world.added_students,
                 "calls_recorded": len(service.calls),
             }
         )
@@ -162,6 +166,11 @@ def create_app(service: CanvasService) -> Starlette:
             return JSONResponse(
                 {"error": "count must be 1..100000 and course_id a course of the world"}, status_code=400
             )
+        budget = service.config.max_students
+        if service.world.added_students + count > budget:
+            left = budget - service.world.added_students
+            message = f"at most {budget} students may be added in total (--max-students); {left} left until a reset"
+            return JSONResponse({"error": message}, status_code=400)
         users = service.world.add_students(course_id, count)
         body: list[dict[str, Any]] = [{"id": u.id, "token": u.token} for u in users]
         return JSONResponse(body)

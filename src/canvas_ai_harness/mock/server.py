@@ -8,6 +8,7 @@ only then is ``mock/faults.py`` imported and the service wrapped.
 
 from __future__ import annotations
 
+from canvas_ai_harness.budgets import ConnectionLimits
 from canvas_ai_harness.config import Target
 from canvas_ai_harness.mock.app import create_app
 from canvas_ai_harness.mock.service import CanvasService, MockConfig
@@ -32,8 +33,10 @@ class MockServer(UvicornServer):
     name = "the mock Canvas"
 
     def __init__(self, config: MockConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.service = build_service(config or MockConfig())
-        super().__init__(create_app(self.service), host, port, lifespan="off")
+        config = config or MockConfig()
+        self.service = build_service(config)
+        limits = ConnectionLimits(config.max_header_bytes, config.read_timeout_s, config.max_idle_connections)
+        super().__init__(create_app(self.service), host, port, limits, lifespan="off")
 
     def target(self) -> Target:
         """A target describing this server's default world, every optional field filled."""

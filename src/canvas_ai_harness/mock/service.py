@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from canvas_ai_harness import budgets
 from canvas_ai_harness.canvas import answers, bodies, courses, lifecycle, routes
 from canvas_ai_harness.canvas.requests import MalformedRequest, message_text, parse_id, read_params, request_token
 from canvas_ai_harness.mock.hooks import Answer, ServiceHooks
@@ -90,7 +91,15 @@ class MockConfig:
     seed: int | None = None
     max_conversations: int = 200_000
     throttle: ThrottleConfig | None = None
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = (
+        budgets.MOCK_BODY_BYTES
+    )  # larger request bodies get 413 (in profile completed, the cap on a message)
+    max_stored_bytes: int = budgets.STORED_BYTES  # past it, conversations are evicted (completed ones first)
+    max_transcript_bytes: int = budgets.TRANSCRIPT_BYTES  # a post that would grow a transcript past it gets 413
+    max_students: int = budgets.STUDENTS  # students the control route may add in total (POST /__harness__/students)
+    max_header_bytes: int = budgets.DEFAULT_HEADER_BYTES  # a request's line and headers; past it 431
+    read_timeout_s: float = budgets.DEFAULT_READ_TIMEOUT_S  # for a request's head and body to arrive; past it 408
+    max_idle_connections: int | None = None  # idle or incomplete connections; None: default_idle_connections()
     unauthorized_status: int = 403  # older Canvas sites answer non-members 401
     record_calls: int = 10_000  # how many recent calls to keep; 0 keeps none
     faults: frozenset[str] = frozenset()  # tests only: deliberate contract breaks (mock/faults.py)
@@ -128,7 +137,9 @@ class CanvasService:
     def reset(self) -> None:
         """Back to the state at start: a fresh world, no conversations, empty buckets and call log."""
         self.world = self._world_factory()
-        self.store = ConversationStore(self.config.max_conversations)
+        self.store = ConversationStore(
+            self.config.max_conversations, self.config.max_stored_bytes, self.config.max_transcript_bytes
+        )
         self.llm = FakeLLM(
             self.config.llm_latency, self.config.llm_failure_rate, self.config.seed, self.config.llm_null_id_rate
         )
@@ -347,12 +358,10 @@ class CanvasService:
         if FakeLLM.covers(text):
             covered = min(covered + 1, len(ctx.experience.objectives))
         reply = self.llm.reply(ctx.experience, text, covered)
-        self.store.append(
-            conv,
-            self.hooks.turn([self.store.new_message("User", text), self.store.new_message("Assistant", reply)]),
-            covered,
-            self._clock(),
-        )
+        turn = self.hooks.turn([self.store.new_message("User", text), self.store.new_message("Assistant", reply)])
+        if not self.store.fits(conv, turn):  # the mock's own budget (--max-transcript-bytes), not a Canvas rule
+            raise Answer(413, bodies.PAYLOAD_TOO_LARGE)
+        self.store.append(conv, turn, covered, self._clock())
         return 200, self.conversation_json(conv, ctx.experience, feedback=True), delay
 
     def _destroy(self, ctx: _Context) -> tuple[int, Any, float]:

@@ -73,6 +73,7 @@ class World:
         self._roles: dict[tuple[int, int], Role] = {}
         self._lock = threading.Lock()
         self._next_user_id = 100_000
+        self.added_students = 0  # by add_students, which a budget bounds (MockConfig.max_students)
 
     # -- building -----------------------------------------------------------------------------
     def add_user(self, user: User) -> User:
@@ -101,6 +102,7 @@ class World:
         with self._lock:
             start = self._next_user_id
             self._next_user_id += count
+            self.added_students += count
         for uid in range(start, start + count):
             user = self.add_user(User(id=uid, name=f"Load Student {uid}", token=f"{token_prefix}-{uid}"))
             self.enroll(user, course, "student")

@@ -4,8 +4,12 @@
 pooled ``httpx.AsyncClient`` and sends the upstream's status, headers and body back unchanged
 (hop-by-hop headers aside: they describe a connection, not the message). Bodies are small
 JSON documents, so nothing is streamed: buffering keeps the checks simple and costs nothing
-measurable. With ``strict``, a request that breaks the spec is answered 400 with a JSON body
-naming each violation and is not forwarded.
+measurable, and it is bounded: a body over ``max_body_bytes`` is not read whole but answered 413
+by the proxy itself and not forwarded (the server drops the rest as it arrives). A body within
+the budget is forwarded whole, so a Canvas that finds it too large answers with its own 413.
+A client that leaves mid-body (or is timed out) gets nothing forwarded. With ``strict``, a
+request that breaks the spec is answered 400 with a JSON body naming each violation and is not
+forwarded.
 
 ``create_app()`` wraps the proxy in Starlette for two local routes (``/__proxy__/health`` and
 ``/__proxy__/report``, the live report) and for the lifespan that writes the report when the
@@ -32,6 +36,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from canvas_ai_harness import budgets
 from canvas_ai_harness.canvas import answers, bodies, routes
 from canvas_ai_harness.canvas.requests import (
     MalformedRequest,
@@ -40,6 +45,7 @@ from canvas_ai_harness.canvas.requests import (
     request_token,
     request_tokens,
 )
+from canvas_ai_harness.proxy.intake import CLIENT_LEFT, LEFT, TOO_LARGE, read_body, too_large_answer
 from canvas_ai_harness.proxy.observe import (
     REFUSED,
     RESET,
@@ -90,6 +96,10 @@ class ProxyConfig:
     timeout_s: float = DEFAULT_UPSTREAM_TIMEOUT_S  # how long to wait for the upstream (--upstream-timeout)
     max_connections: int = 200
     secrets: tuple[str, ...] = ()
+    max_body_bytes: int = budgets.PROXY_BODY_BYTES  # larger request bodies: the proxy answers 413, forwards nothing
+    max_header_bytes: int = budgets.DEFAULT_HEADER_BYTES  # a request's line and headers; past it 431
+    read_timeout_s: float = budgets.DEFAULT_READ_TIMEOUT_S  # for a request's head and body to arrive; past it 408
+    max_idle_connections: int | None = None  # idle or incomplete connections; None: default_idle_connections()
 
 
 class Proxy:
@@ -155,12 +165,18 @@ class Proxy:
         started = time.monotonic()
         self._seq += 1
         seq = self._seq
-        body = await _read_body(receive)
         method: str = scope["method"]
         query = scope["query_string"].decode("latin-1")
         headers = _header_dict(scope["headers"])
+        read = await read_body(headers, receive, self.config.max_body_bytes)
+        # Not read whole (over the budget, or the client left mid-body): not checked, not forwarded.
+        too_large, left = read is None, read is LEFT
+        body = b"" if read is None or left else read
         client = self._client_label(headers, query, body)  # learns its tokens: before anything is written
-        operation, problems = self.validator.validate_request(method, scope["path"], query, headers, body)
+        operation: Operation | None = None
+        problems: list[Violation] = []
+        if not (too_large or left):
+            operation, problems = self.validator.validate_request(method, scope["path"], query, headers, body)
         path = self.redactor(scope["raw_path"].decode("latin-1") + (f"?{query}" if query else ""))
         if problems:
             log.warning("#%d %s %s: %s", seq, method, path, self.redactor("; ".join(map(str, problems))))
@@ -196,7 +212,12 @@ class Proxy:
             )
             self.report.add(exchange, created_id)
 
-        if problems and self.config.strict:
+        if too_large:
+            await _send(send, *too_large_answer(self.config.max_body_bytes))
+            account(None, TOO_LARGE)
+        elif left:  # nobody to answer
+            account(None, CLIENT_LEFT)
+        elif problems and self.config.strict:
             await _send(send, 400, _JSON, _rejection(problems))
             account(None, "rejected")
         else:
@@ -304,18 +325,6 @@ def upstream_failure(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.ConnectError):
         return REFUSED
     return RESET
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 def _end_to_end(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

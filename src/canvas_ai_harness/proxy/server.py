@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import urlsplit
 
+from canvas_ai_harness.budgets import ConnectionLimits
 from canvas_ai_harness.errors import ConfigError, TargetUnreachable
 from canvas_ai_harness.proxy.app import Proxy, ProxyConfig, create_app
 from canvas_ai_harness.proxy.report import ConformanceReport
@@ -38,6 +39,7 @@ class ProxyServer(UvicornServer):
             create_app(self.proxy),
             host,
             port,
+            ConnectionLimits(config.max_header_bytes, config.read_timeout_s, config.max_idle_connections),
             proxy_headers=False,  # X-Forwarded-* are the client's business; pass them on, do not act on them
             lifespan="on",
             server_header=False,  # the upstream's Server and Date headers go through unchanged

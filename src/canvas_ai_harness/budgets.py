@@ -1,0 +1,89 @@
+"""The mock's and the proxy's resource budgets, each default written once (the CLI, ``MockConfig`` and
+``ProxyConfig`` read them here).
+
+Bytes the mock stores: a request body (``MOCK_BODY_BYTES``, 413; in profile ``completed`` Canvas
+takes a message of any length, so this is the mock's own cap on one), one transcript
+(``TRANSCRIPT_BYTES``, 413), every stored conversation together (``STORED_BYTES``, eviction,
+completed conversations first) and the students its control route may add (``STUDENTS``). The
+proxy holds at most ``PROXY_BODY_BYTES`` of one request body (more: its own 413, nothing
+forwarded); it is above the mock's, so that a Canvas's own 413 reaches the client.
+
+What one client may make a server hold: bounded request heads, a deadline to arrive, few idle connections.
+
+uvicorn's httptools protocol keeps every header a client sends (no size limit: one connection
+flooding headers took the mock from 44 MB to 558 MB), and its only timer is the keep-alive one,
+armed after a response: a connection that never completes a request is held for ever (a request
+announcing 10 bytes and sending none was held for more than 90 s; 20,000 such connections used
+up the descriptors). ``serving.bounded_protocol(limits)`` is uvicorn's protocol with three budgets:
+
+- the request line and headers together are at most ``max_header_bytes``: past it the client gets
+  ``431 Request Header Fields Too Large`` and the connection is closed;
+- a request's line, headers and body must arrive within ``read_timeout_s`` of its first byte (or
+  of the connection, for the first request): past it the client gets ``408 Request Timeout``
+  (when no answer has started) and the connection is closed;
+- at most ``max_idle_connections`` connections are idle or still sending a request; a new
+  connection past it closes the one that has waited longest. Connections whose request is being
+  answered do not count.
+
+This module imports nothing from outside the standard library: the ``responses`` fake loads ``MockConfig``,
+the CLI's ``--help`` shows these defaults.
+"""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass
+
+__all__ = [
+    "DEFAULT_HEADER_BYTES",
+    "DEFAULT_READ_TIMEOUT_S",
+    "MOCK_BODY_BYTES",
+    "PROXY_BODY_BYTES",
+    "STORED_BYTES",
+    "STUDENTS",
+    "TRANSCRIPT_BYTES",
+    "ConnectionLimits",
+    "default_idle_connections",
+]
+
+MIB = 2**20
+MOCK_BODY_BYTES = 1 * MIB
+TRANSCRIPT_BYTES = 4 * MIB
+STORED_BYTES = 64 * MIB  # with the per-message overheads, about 40,000 ten-message conversations
+STUDENTS = 100_000  # about 470 bytes each
+PROXY_BODY_BYTES = 8 * MIB
+
+# nginx's default (large_client_header_buffers 4 8k): a Canvas request with a long token and
+# cookies stays far below it.
+DEFAULT_HEADER_BYTES = 32_768
+DEFAULT_READ_TIMEOUT_S = 15.0
+_IDLE_CEILING = 1_000
+
+
+def default_idle_connections() -> int:
+    """Half the process's open-file limit, at most 1,000: the rest stays for requests being answered."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return _IDLE_CEILING
+    return max(1, min(_IDLE_CEILING, soft // 2))
+
+
+@dataclass(slots=True, frozen=True)
+class ConnectionLimits:
+    """Per-connection budgets of a server; ``max_idle_connections=None`` is ``default_idle_connections()``."""
+
+    max_header_bytes: int = DEFAULT_HEADER_BYTES
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    max_idle_connections: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_header_bytes < 1:
+            raise ValueError("max_header_bytes must be at least 1")
+        if not self.read_timeout_s > 0:
+            raise ValueError("read_timeout_s must be more than 0")
+        if self.max_idle_connections is not None and self.max_idle_connections < 1:
+            raise ValueError("max_idle_connections must be at least 1")
+
+    @property
+    def idle_connections(self) -> int:
+        return self.max_idle_connections or default_idle_connections()
