@@ -17,18 +17,22 @@ def test_the_token_may_be_an_access_token_parameter(canvas: Canvas) -> None:
     conversation = canvas.conversation()
     with canvas.judging("access-token-parameter", "active-returns-own-active", "blank-message-400"):
         canvas.active(token_in="query")  # the caller's conversation, as with the header
-        canvas.call("student", "GET", canvas.path(conversation), token_in="query")  # show by its student: 403
+        canvas.call(canvas.student, "GET", canvas.path(conversation), token_in="query")  # show by its student: 403
         # a blank message refused with 400, not 401: the form's token was read, and no AI call was made
-        canvas.call("student", "POST", canvas.path(conversation, messages=True), form={"message": " "}, token_in="form")
+        canvas.call(
+            canvas.student, "POST", canvas.path(conversation, messages=True), form={"message": " "}, token_in="form"
+        )
 
 
 @pytest.mark.canvas_check("trailing-json-accepted")
 def test_a_trailing_json_is_accepted(canvas: Canvas) -> None:
     conversation = canvas.conversation()
     with canvas.judging("trailing-json-accepted", "active-returns-own-active", "blank-message-400"):
-        canvas.call("student", "GET", canvas.path() + ".json")
-        canvas.call("student", "GET", canvas.path(conversation) + ".json")
-        canvas.call("student", "POST", canvas.path(conversation, messages=True) + ".json", json_body={"message": ""})
+        canvas.call(canvas.student, "GET", canvas.path() + ".json")
+        canvas.call(canvas.student, "GET", canvas.path(conversation) + ".json")
+        canvas.call(
+            canvas.student, "POST", canvas.path(conversation, messages=True) + ".json", json_body={"message": ""}
+        )
 
 
 @pytest.mark.canvas_check("masquerade-acts-as-user")
@@ -48,6 +52,7 @@ def test_an_admin_with_as_user_id_acts_as_that_user(canvas: Canvas) -> None:
 @pytest.mark.parametrize("identity", ["student", MASQUERADER])
 def test_a_bad_as_user_id_is_401(canvas: Canvas, identity: str) -> None:
     canvas.needs(f"tokens.{identity}")
+    identity = canvas.student if identity == "student" else identity
     bad = {"as_user_id": UNKNOWN_USER}
     with canvas.judging("invalid-as-user-id-401"):
         canvas.active(identity, params=bad)

@@ -30,6 +30,7 @@ LONGEST_ACCEPTED = min(p.max_message_chars for p in answers.PROFILES.values() if
 SENTENCE = "Light energy becomes chemical energy in the chloroplast — ça va? "
 
 
+@pytest.mark.canvas_cost(creates=0, posts=1)
 @pytest.mark.canvas_check("user-text-unchanged", "non-blank-message-accepted")
 @pytest.mark.parametrize(("encoding", "text"), MESSAGES)
 def test_the_users_text_comes_back_unchanged(canvas: Canvas, encoding: str, text: str) -> None:
@@ -38,6 +39,7 @@ def test_the_users_text_comes_back_unchanged(canvas: Canvas, encoding: str, text
         canvas.post(conversation, text, encoding=encoding)
 
 
+@pytest.mark.canvas_cost(creates=0, posts=1)
 @pytest.mark.canvas_check("user-text-unchanged")
 def test_a_long_message_comes_back_whole(canvas: Canvas) -> None:
     conversation = canvas.conversation()
@@ -52,6 +54,6 @@ def test_a_blank_message_is_refused(canvas: Canvas, encoding: str, text: str | N
     conversation = canvas.conversation()
     with canvas.judging("blank-message-400"):
         if encoding == "none":
-            canvas.call("student", "POST", canvas.path(conversation, messages=True))
+            canvas.call(canvas.student, "POST", canvas.path(conversation, messages=True))
         else:
             canvas.post(conversation, text, encoding=encoding)

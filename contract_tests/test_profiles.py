@@ -12,20 +12,16 @@ from canvas_ai_harness.contract.scenario import Canvas
 ONE_OVER_THE_LIMIT = min(p.max_message_chars for p in answers.PROFILES.values() if p.max_message_chars) + 1
 
 
-@pytest.mark.canvas_check("profile-destroy-message")
-def test_destroy_answers_the_profiles_message(canvas: Canvas) -> None:
-    with canvas.judging("profile-destroy-message"):
-        canvas.destroy(canvas.create())
-
-
+@pytest.mark.canvas_cost(creates=1, posts=1)
 @pytest.mark.canvas_check("profile-message-ids")
 def test_messages_carry_ids_and_feedback_as_the_profile_says(canvas: Canvas) -> None:
     with canvas.judging("profile-message-ids"):
-        conversation = canvas.create()
+        conversation = canvas.create()  # create's messages carry no feedback: that answer is part of the rule
         canvas.post(conversation, "Do my messages have ids?")
         canvas.active()
 
 
+@pytest.mark.canvas_cost(creates=0, posts=1)
 @pytest.mark.canvas_check("profile-message-limit")
 def test_a_message_over_4000_characters_follows_the_profile(canvas: Canvas) -> None:
     conversation = canvas.conversation()
@@ -34,10 +30,18 @@ def test_a_message_over_4000_characters_follows_the_profile(canvas: Canvas) -> N
         canvas.post(conversation, text)
 
 
+@pytest.mark.canvas_cost(creates=0, posts=0)
 @pytest.mark.canvas_check("profile-show-fields", "profile-closed-state")
 def test_show_has_the_profiles_fields_and_state(canvas: Canvas) -> None:
     canvas.needs("tokens.teacher")
     with canvas.judging("profile-show-fields", "profile-closed-state"):
-        conversation = canvas.create()
+        conversation = canvas.conversation()
         canvas.destroy(conversation)
         canvas.show(conversation)
+
+
+@pytest.mark.canvas_cost(creates=1, posts=0)
+@pytest.mark.canvas_check("profile-destroy-message")
+def test_destroy_answers_the_profiles_message(canvas: Canvas) -> None:
+    with canvas.judging("profile-destroy-message"):
+        canvas.destroy(canvas.conversation())

@@ -23,10 +23,11 @@ BODY_CHECKS = (
 )
 
 
+@pytest.mark.canvas_cost(creates=1, posts=3)
 @pytest.mark.canvas_check(*BODY_CHECKS)
 def test_each_turn_appends_the_users_text_and_a_reply(canvas: Canvas) -> None:
     with canvas.judging(*BODY_CHECKS):
-        conversation = canvas.create()
+        conversation = canvas.create()  # a new transcript, judged from its first message
         for turn in TURNS:
             canvas.post(conversation, turn)
         canvas.active()  # the whole transcript again, unchanged
@@ -34,6 +35,7 @@ def test_each_turn_appends_the_users_text_and_a_reply(canvas: Canvas) -> None:
             canvas.show(conversation)
 
 
+@pytest.mark.canvas_cost(creates=1, posts=2)
 @pytest.mark.canvas_check("progress-consistent")
 def test_progress_rounds_like_canvas_in_another_experience(canvas: Canvas) -> None:
     canvas.needs("other_ai_experience_id")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import string
 from pathlib import Path
 from typing import Any
@@ -304,3 +305,70 @@ def test_target_builds_conversation_paths(kwargs: dict[str, object], expected: s
     from canvas_ai_harness.mock import default_target
 
     assert default_target("http://127.0.0.1:1").path(**kwargs) == expected  # type: ignore[arg-type]
+
+
+# -- more students: a run's creates spread over them ---------------------------------------------------------
+
+
+def test_a_list_of_students_loads_with_placeholders_and_is_redacted(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_text(MINIMAL + 'students = ["${STUDENT_B}", "s3cret-c"]\n', encoding="utf-8")
+
+    target = load_target(path, env={"STUDENT_B": "s3cret-b"})
+
+    assert target.tokens.students == ("s3cret-b", "s3cret-c")
+    assert target.tokens.student_pool == ("student", "student_2", "student_3")
+    assert [target.tokens.of(i) for i in target.tokens.student_pool] == ["s3cret", "s3cret-b", "s3cret-c"]
+    assert set(target.secrets()) == {"s3cret", "s3cret-b", "s3cret-c"}
+
+
+def test_a_list_of_students_alone_names_the_first_student(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_text(MINIMAL.replace('student = "s3cret"', 'students = ["a", "b"]'), encoding="utf-8")
+
+    target = load_target(path, env={})
+
+    assert (target.tokens.student, target.tokens.students) == ("a", ("b",))
+
+
+def test_written_students_load_back_equal(tmp_path: Path) -> None:
+    base = default_target("http://127.0.0.1:8080")
+    target = Target(**_replace_tokens(base, ("mock-b", "mock-c")))
+    write_target(target, tmp_path / "t.toml")
+    assert load_target(tmp_path / "t.toml", env={}) == target
+
+
+def _replace_tokens(target: Target, students: tuple[str, ...]) -> dict[str, Any]:
+    fields = {f.name: getattr(target, f.name) for f in dataclasses.fields(target) if f.name != "source"}
+    return {**fields, "tokens": dataclasses.replace(target.tokens, students=students)}
+
+
+@pytest.mark.parametrize(
+    ("students", "expected"),
+    [
+        pytest.param('"s3cret-b"', "tokens.students must be a list of tokens", id="not-a-list"),
+        pytest.param('["s3cret-b", 7.5]', "tokens.students[1] must be a string", id="not-a-string"),
+        pytest.param('["s3cret-b", ""]', "tokens.students[1] is empty", id="empty"),
+        pytest.param('["s3cret"]', "students repeats a student's token", id="the-student-again"),
+        pytest.param('["s3cret-t"]', "[tokens] teacher is also listed as a student", id="the-teacher"),
+    ],
+)
+def test_a_bad_list_of_students_names_the_problem(tmp_path: Path, students: str, expected: str) -> None:
+    path = tmp_path / "t.toml"
+    path.write_text(MINIMAL + f'teacher = "s3cret-t"\nstudents = {students}\n', encoding="utf-8")
+
+    with pytest.raises(ConfigError) as caught:
+        load_target(path, env={})
+
+    assert expected in str(caught.value) and "s3cret" not in str(caught.value).replace(expected, "")
+
+
+def test_each_student_is_named_where_the_target_file_gives_its_token() -> None:
+    tokens = Tokens(student="a", teacher="t", students=("b", "c"))
+
+    assert [tokens.key(i) for i in (*tokens.student_pool, "teacher")] == [
+        "tokens.student",
+        "tokens.students[0]",
+        "tokens.students[1]",
+        "tokens.teacher",
+    ]

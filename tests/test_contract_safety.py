@@ -196,8 +196,8 @@ def test_a_create_interrupted_in_flight_is_asked_about_and_ended(
     [  # where, with seed 1, the run next meets the intruder's conversation (without this check: a false break);
         # counted after the preflight (tests/fixtures/hooks.py), from the session's one reachability probe on
         pytest.param(3, id="seen-as-the-active-conversation"),
-        pytest.param(15, id="own-conversation-refused-on-destroy"),
-        pytest.param(23, id="own-conversation-refused-on-post-message"),
+        pytest.param(7, id="own-conversation-refused-on-destroy"),
+        pytest.param(18, id="own-conversation-refused-on-post-message"),
     ],
 )
 def test_another_run_on_the_same_accounts_is_a_setup_problem_not_a_break(

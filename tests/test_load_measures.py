@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import msgpack
 import pytest
@@ -11,8 +12,10 @@ from hypothesis import strategies as st
 
 from canvas_ai_harness.canvas import bodies
 from canvas_ai_harness.load.histogram import Histogram, bucket_bounds, bucket_of
+from canvas_ai_harness.load.inflight import InFlight
 from canvas_ai_harness.load.metrics import Metrics
 from canvas_ai_harness.load.outcomes import classify, success_status
+from canvas_ai_harness.load.outcomes import outcome as outcome_of
 from canvas_ai_harness.load.report import summarise
 from canvas_ai_harness.load.thresholds import DEFAULTS, parse_thresholds
 
@@ -164,3 +167,75 @@ def test_minimum_thresholds_fail_below_them() -> None:
     metrics.conversations["completed"] += 1
     summary = summarise(metrics, 120.0, {}, parse_thresholds({"min_conversations_per_minute": 2}))
     assert summary["verdict"]["missed"] == ["MISSED min_conversations_per_minute: measured 0.5, threshold at least 2"]
+
+
+# -- the run rules: what fails a run whatever its thresholds -------------------------------------
+
+
+def _healthy() -> Metrics:
+    metrics = Metrics()
+    for _ in range(10):
+        metrics.record("postMessage", 50.0, "ok", 0.0)
+    return metrics
+
+
+def test_a_healthy_run_passes_every_run_rule() -> None:
+    summary = summarise(_healthy(), 10.0, {"request_timeout_s": 60.0}, DEFAULTS)
+    assert summary["verdict"]["passed"], summary["verdict"]["missed"]
+
+
+_SPOILS: dict[str, Callable[[Metrics], None]] = {
+    "timeouts": lambda m: m.record("postMessage", 2000.0, "timeout", 0.0),
+    "redirects": lambda m: m.record("postMessage", 5.0, "redirect", 0.0),
+    "cleanup_failed": lambda m: m.counters.update(cleanup_failed=9),
+    "identity_starved": lambda m: m.counters.update(identity_starved=6),
+    "users_crashed": lambda m: m.counters.update(user_crashed=1),
+    "stall": lambda m: setattr(m, "stall_s", 58.0),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        pytest.param("timeouts", "did not answer", id="timeout"),
+        pytest.param("redirects", "never followed", id="redirect"),
+        pytest.param("cleanup_failed", "still open", id="cleanup"),
+        pytest.param("identity_starved", "waited for an identity", id="starved"),
+        pytest.param("users_crashed", "crashed", id="crashed"),
+        pytest.param("stall", "throughput collapsed", id="stall"),
+    ],
+)
+def test_each_run_rule_fails_the_run_whatever_the_thresholds_file(name: str, says: str) -> None:
+    metrics = _healthy()
+    _SPOILS[name](metrics)
+    # A lenient thresholds file does not excuse any of them.
+    lenient = parse_thresholds({"error_rate": 1})
+    summary = summarise(metrics, 10.0, {"request_timeout_s": 60.0}, lenient)
+    assert summary["verdict"]["passed"] is False
+    (line,) = summary["verdict"]["missed"]
+    assert line.startswith(f"MISSED {name}:") and says in line
+
+
+def test_timeouts_and_redirects_are_outcomes_of_their_own() -> None:
+    assert outcome_of("postMessage", 0, "canvas_error", timed_out=True) == "timeout"
+    assert outcome_of("getActiveConversation", 302, "canvas_error") == "redirect"
+    assert outcome_of("getActiveConversation", 0, "canvas_error") == "error"
+
+
+def test_a_stall_is_the_longest_stretch_with_requests_waiting_and_none_answered() -> None:
+    waiting = InFlight()
+    a = waiting.begin(0.0)
+    b = waiting.begin(1.0)
+    waiting.end(a, 3.0, answered=True)  # 3 s without an answer
+    assert waiting.stall(3.0) == 3.0
+    c = waiting.begin(4.0)
+    waiting.end(b, 4.5, answered=True)  # 1.5 s since the last answer
+    waiting.end(c, 5.0, answered=True)
+    assert waiting.stall(100.0) == 3.0  # idle: nothing waits, nothing stalls
+    d = waiting.begin(100.0)
+    waiting.end(d, 110.0, answered=False)  # a timeout is no answer
+    e = waiting.begin(110.0)
+    assert waiting.stall(125.0) == 15.0  # still waiting: the current stretch counts
+    assert waiting.waiting() == 1 and waiting.oldest() == 110.0
+    waiting.end(e, 126.0, answered=False)
+    assert waiting.stall(200.0) == 16.0

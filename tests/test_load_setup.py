@@ -18,7 +18,7 @@ from canvas_ai_harness.cli import main
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.load.behaviour import MAX_MESSAGE_CHARS, compose_message, draw_turns, think_seconds
 from canvas_ai_harness.load.checks import ResponseChecker
-from canvas_ai_harness.load.identities import Identity, IdentityPool, Seats, read_identity_csv
+from canvas_ai_harness.load.identities import Identity, IdentityPool, Seats, check_distinct, read_identity_csv
 from canvas_ai_harness.load.ledger import Ledger
 from canvas_ai_harness.load.plans import ShapePlan
 from canvas_ai_harness.load.safety import check_host, host_allowed, parse_duration
@@ -229,7 +229,10 @@ def test_identity_csv_reads_tokens_and_masquerading_user_ids(tmp_path: Path) -> 
     [
         pytest.param("name\nx\n", "must name a 'token' or 'user_id' column", id="no-column"),
         pytest.param("user_id\n42\n", "needs an admin token", id="masquerade-without-admin"),
-        pytest.param("token\nabcd\nabcd\n", "appears twice", id="duplicate"),
+        pytest.param("token\nabcd\nabcd\n", "is already on line 2", id="duplicate"),
+        # One token with two user ids is still one Canvas user.
+        pytest.param("token,user_id\nabcd,1\nabcd,2\n", "the same token .* is already on line 2", id="token-twice"),
+        pytest.param("token,user_id\nabcd,1\nefgh,1\n", "user_id 1 is already on line 2", id="user-id-twice"),
         pytest.param("token,role\nabcd,admin\n", "role 'admin' is not one of", id="bad-role"),
         pytest.param("token\n", "no identities", id="empty"),
     ],
@@ -239,6 +242,27 @@ def test_bad_identity_csv_is_refused(text: str, message: str, tmp_path: Path) ->
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         read_identity_csv(path, admin_token=None)
+
+
+def test_a_student_row_with_the_targets_teacher_token_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("token\nstudent-tok\nteacher-tok\n")
+    with pytest.raises(ConfigError, match="line 3: this token is the target's teacher token") as caught:
+        read_identity_csv(path, admin_token=None, teacher_token="teacher-tok")
+    assert "teacher-tok" not in str(caught.value)
+    path.write_text("token,role\nstudent-tok,student\nteacher-tok,teacher\n")
+    assert [i.role for i in read_identity_csv(path, None, "teacher-tok")] == ["student", "teacher"]
+
+
+def test_a_target_whose_teacher_token_is_its_students_is_refused() -> None:
+    # Its teacher user could not start (the student holds that identity): refused before the run.
+    same = [Identity.for_token("tok-one"), Identity.for_token("tok-one", "teacher")]
+    with pytest.raises(ConfigError, match="the student and a teacher are the same Canvas user") as caught:
+        check_distinct(same, "the target file t.toml")
+    assert "tok-one" not in str(caught.value)
+    with pytest.raises(ConfigError, match=r"same Canvas user \(user:5\)"):
+        check_distinct([Identity.masquerading("admin", "5"), Identity.masquerading("admin", "5", "teacher")], "x")
+    check_distinct([Identity.for_token("tok-one"), Identity.for_token("tok-two", "teacher")], "x")
 
 
 def test_pool_hands_out_each_identity_once_and_creates_more_students_on_demand() -> None:

@@ -28,6 +28,10 @@ def _tokens(**tokens: str) -> Callable[[Target], Target]:
     return lambda t: dataclasses.replace(t, tokens=dataclasses.replace(t.tokens, **tokens))
 
 
+def _students(*tokens: str) -> Callable[[Target], Target]:
+    return lambda t: dataclasses.replace(t, tokens=dataclasses.replace(t.tokens, outsider=None, students=tokens))
+
+
 def _fields(**values: str) -> Callable[[Target], Target]:
     return lambda t: dataclasses.replace(t, **values)
 
@@ -45,6 +49,8 @@ BROKEN_SETUPS = [
     pytest.param(_tokens(student=OUTSIDER_TOKEN), "tokens.student", "not enrolled", id="student-not-enrolled"),
     pytest.param(_tokens(other_student=STUDENT_TOKEN), "tokens.other_student", "same user", id="one-student-twice"),
     pytest.param(_tokens(admin=TEACHER_TOKEN), "tokens.admin", "may not act as", id="admin-cannot-masquerade"),
+    pytest.param(_students(REVOKED), "tokens.students[0]", "refused", id="revoked-token-in-students"),
+    pytest.param(_students(OUTSIDER_TOKEN), "tokens.students[0]", "not enrolled", id="students-lists-an-outsider"),
     pytest.param(_under("/api/v1"), "base_url", "ends in /api/v1", id="api-v1-in-base-url"),
     pytest.param(_under("/canvas"), "base_url", "'/canvas' is the likely mistake", id="path-in-base-url"),
     pytest.param(_fields(course_id="999"), "course_id 999", "no such course", id="unknown-course"),

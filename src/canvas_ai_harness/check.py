@@ -39,6 +39,7 @@ class CheckOptions:
     seed: int | None = None
     max_examples: int = 10
     max_llm_calls: int | None = None
+    max_creates: int | None = None
     users: int = 20
     run_time: float = 20.0
     spawn_rate: float = 5.0
@@ -83,6 +84,7 @@ def run_check(options: CheckOptions, echo: Callable[[str], None] | None = None) 
         seed=options.seed,
         max_examples=options.max_examples,
         max_llm_calls=options.max_llm_calls,
+        max_creates=options.max_creates,
         report_dir=contract_dir,
         preflight=False,  # done above
     )

@@ -14,7 +14,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,11 +33,42 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 @dataclass(slots=True, frozen=True)
 class Tokens:
+    """The target's identities. ``students``: more students of the course, to spread a run's creates over.
+
+    The students are the identities ``student``, ``student_2``, ``student_3``... (``student_pool``).
+    """
+
     student: str
     other_student: str | None = None
     teacher: str | None = None
     outsider: str | None = None
     admin: str | None = None
+    students: tuple[str, ...] = ()
+
+    @property
+    def student_pool(self) -> tuple[str, ...]:
+        """The identities of every student a run may act as (``student`` first)."""
+        return ("student", *(f"student_{n}" for n in range(2, len(self.students) + 2)))
+
+    def of(self, identity: str) -> str | None:
+        """The token of an identity (``student_2``: the first of ``students``); ``None`` when absent."""
+        if identity in self.student_pool[1:]:
+            return self.students[int(identity.removeprefix("student_")) - 2]
+        if identity in _TOKEN_KEYS and identity != "students":
+            value: str | None = getattr(self, identity)
+            return value
+        return None
+
+    def key(self, identity: str) -> str:
+        """Where the target file gives an identity's token: ``tokens.teacher``, ``tokens.students[0]``..."""
+        if identity in self.student_pool[1:]:
+            return f"tokens.students[{int(identity.removeprefix('student_')) - 2}]"
+        return f"tokens.{identity}"
+
+    def all(self) -> list[str]:
+        return [t for t in (self.student, self.other_student, self.teacher, self.outsider, self.admin) if t] + list(
+            self.students
+        )
 
 
 @dataclass(slots=True, frozen=True)
@@ -60,7 +91,7 @@ class Target:
 
     def secrets(self) -> list[str]:
         """Every token in the target: these never appear in output, logs or reports."""
-        return [t for t in asdict(self.tokens).values() if t]
+        return self.tokens.all()
 
     def path(
         self,
@@ -179,10 +210,30 @@ def parse_target(data: Mapping[str, Any], source: str = "<memory>", env: Mapping
     for key in tokens_raw:
         if key not in _TOKEN_KEYS:
             raise _unknown(key, _TOKEN_KEYS, f"{where} [tokens]")
-    if "student" not in tokens_raw:
+    students = _students(tokens_raw.get("students", []), where, env)
+    if "student" not in tokens_raw and not students:
         raise ConfigError(f'{where}: [tokens] needs student = "..." (a student of course {values["course_id"]})')
-    tokens = Tokens(**{k: _string(v, f"tokens.{k}", where, env) for k, v in tokens_raw.items()})
+    given = {k: _string(v, f"tokens.{k}", where, env) for k, v in tokens_raw.items() if k != "students"}
+    if "student" not in given:
+        given["student"], students = students[0], students[1:]
+    tokens = Tokens(**given, students=tuple(students))
+    pool = [tokens.student, *tokens.students]
+    if len(set(pool)) < len(pool):
+        raise ConfigError(f"{where}: [tokens] students repeats a student's token; list each student once")
+    others = {k: v for k, v in given.items() if k != "student"}
+    clash = next((k for k, v in others.items() if v in tokens.students), None)
+    if clash is not None:
+        raise ConfigError(f"{where}: [tokens] {clash} is also listed as a student; give each identity its own user")
     return Target(tokens=tokens, source=source, **values)
+
+
+def _students(raw: Any, where: str, env: Mapping[str, str]) -> list[str]:
+    """``[tokens] students``: a list of more student tokens, each a non-empty string."""
+    if not isinstance(raw, list):
+        raise ConfigError(
+            f'{where}: tokens.students must be a list of tokens; write students = ["${{STUDENT_2_TOKEN}}", ...]'
+        )
+    return [_string(value, f"tokens.students[{index}]", where, env) for index, value in enumerate(raw)]
 
 
 def load_target(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Target:
@@ -220,6 +271,8 @@ def write_target(target: Target, path: str | os.PathLike[str]) -> None:
     lines += ["", "[tokens]"]
     for key in _TOKEN_KEYS:
         value = getattr(target.tokens, key)
-        if value is not None:
+        if key == "students" and value:
+            lines.append(f"students = [{', '.join(_toml_string(v) for v in value)}]")
+        elif key != "students" and value is not None:
             lines.append(f"{key} = {_toml_string(value)}")
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")

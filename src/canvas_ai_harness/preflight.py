@@ -28,7 +28,7 @@ so the suites judge them.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -160,16 +160,16 @@ def _check_course(probe: _Probe, target: Target) -> None:
 def _check_tokens(probe: _Probe, target: Target) -> list[str]:
     """Each token: refused, a member or not; the experience. Returns the member keys that claim a role."""
     members: list[str] = []
-    for item in fields(target.tokens):
-        key = item.name
-        token = getattr(target.tokens, key)
+    tokens = target.tokens
+    for key in (*tokens.student_pool, "other_student", "teacher", "outsider", "admin"):
+        token, name, role = tokens.of(key), tokens.key(key), _ROLE_OF.get(key, _ROLE_OF["student"])
         if token is None:
             continue
         answer = probe.get(target.path(), token)
         if _refused_token(answer):
             raise SetupError(
-                f"{target.source}: tokens.{key} is refused by Canvas (401 Invalid access token.): revoked, expired "
-                f"or mistyped; give tokens.{key} a valid access token of {_ROLE_OF[key]}"
+                f"{target.source}: {name} is refused by Canvas (401 Invalid access token.): revoked, expired "
+                f"or mistyped; give {name} a valid access token of {role}"
             )
         if key == "admin" or answer.kind in (answers.THROTTLED, answers.CANVAS_ERROR):
             continue  # an admin may or may not be a member; a throttled or failed answer tells nothing
@@ -183,13 +183,13 @@ def _check_tokens(probe: _Probe, target: Target) -> list[str]:
             continue
         if _not_member(answer):
             raise SetupError(
-                f"{target.source}: tokens.{key} is not enrolled in course {target.course_id} ({answer.status} "
-                f"unauthorized); give tokens.{key} the token of {_ROLE_OF[key]}"
+                f"{target.source}: {name} is not enrolled in course {target.course_id} ({answer.status} "
+                f"unauthorized); give {name} the token of {role}"
             )
         if _feature_off(answer):
             raise SetupError(
                 f"{target.source}: ai_experience_id {target.ai_experience_id} is not an experience of course "
-                f"{target.course_id} (404 Resource Not Found to tokens.{key}); check the id"
+                f"{target.course_id} (404 Resource Not Found to {name}); check the id"
             )
         if member:
             members.append(key)
@@ -201,7 +201,7 @@ def _check_roles(probe: _Probe, target: Target, members: list[str]) -> tuple[str
     users: dict[str, frozenset[str]] = {}
     course_id: str | None = None
     for key in members:
-        answer = probe.get(courses.course_path(target.course_id), getattr(target.tokens, key))
+        answer = probe.get(courses.course_path(target.course_id), target.tokens.of(key))
         read = courses.enrollment_types(answer.body) if answer.kind == answers.OK else None
         if read is None:
             continue  # a Canvas that hides the course's enrolments: the suites will tell
@@ -215,9 +215,10 @@ def _check_roles(probe: _Probe, target: Target, members: list[str]) -> tuple[str
                 f"{listed}); give tokens.teacher the token of a teacher of the course"
             )
         if key != "teacher" and manages:
+            name = target.tokens.key(key)
             raise SetupError(
-                f"{target.source}: tokens.{key} is a teacher of course {target.course_id} (its enrolments: "
-                f"{listed}), not a student; give tokens.{key} the token of {_ROLE_OF[key]}"
+                f"{target.source}: {name} is a teacher of course {target.course_id} (its enrolments: "
+                f"{listed}), not a student; give {name} the token of {_ROLE_OF.get(key, _ROLE_OF['student'])}"
             )
     same = users.get("student", frozenset()) & users.get("other_student", frozenset())
     if same:

@@ -5,7 +5,7 @@
 they share with it (``--target``, ``--seed``, ``--report-dir``, ``--users``, ``--run-time``,
 ``--thresholds``, ``--allow-host``) from there too, changing only what differs for them
 (default, help, and the variable of a per-command value such as ``--report-dir``). The rest (``--profile``,
-``--max-llm-calls``, ``--host``/``--port``) are factories here.
+``--max-llm-calls``, ``--max-creates``, ``--host``/``--port``) are factories here.
 
 Every option has an environment variable, named by one convention: ``PREFIX_<FLAG>``, where the
 prefix is the command's (``CANVAS_AI_MOCK``, ``CANVAS_AI_PROXY``, ``CANVAS_AI_LOAD``...) and
@@ -27,6 +27,7 @@ from canvas_ai_harness.load.options import OPTIONS, LoadOption
 __all__ = [
     "A_FILE",
     "listen_options",
+    "max_creates_option",
     "max_llm_calls_option",
     "option",
     "parse_duration",
@@ -123,6 +124,10 @@ def profile_option(choices: tuple[str, ...], default: str | None, help: str) -> 
 
 def max_llm_calls_option(help: str) -> Callable[[F], F]:
     return prefixed_option("CANVAS_AI", "--max-llm-calls", type=click.IntRange(0), default=None, help=help)
+
+
+def max_creates_option(help: str) -> Callable[[F], F]:
+    return prefixed_option("CANVAS_AI", "--max-creates", type=click.IntRange(0), default=None, help=help)
 
 
 def listen_options(env_prefix: str, port: int) -> Callable[[F], F]:

@@ -104,6 +104,13 @@ def _proxy_option(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
     help="Status for non-members (older Canvas sites: 401).",
 )
 @_mock_option(
+    "--more-students",
+    "students",
+    default=0,
+    type=click.IntRange(0, 50),
+    help="More students of the course, written as [tokens] students (a run spreads its creates over them).",
+)
+@_mock_option(
     "--write-target", "target_path", type=A_FILE, default=None, help="Write a target file for this mock, then serve."
 )
 @click.option(
@@ -156,7 +163,11 @@ def _parse_faults(names: tuple[str, ...]) -> frozenset[str]:
 
 def _banner(url: str, target: Any, target_path: Path | None) -> str:
     prefix = url + target.path()
-    tokens = "\n".join(f"  {role:<14} {token}" for role, token in _vars_of(target.tokens).items() if token)
+    tokens = "\n".join(
+        f"  {role:<14} {', '.join(token) if isinstance(token, tuple) else token}"
+        for role, token in _vars_of(target.tokens).items()
+        if token
+    )
     lines = [
         f"Mock Canvas (profile {target.profile}) listening on {url}",
         f"  course {target.course_id} (sis_course_id:{target.course_sis_id}), AI experience {target.ai_experience_id}",

@@ -11,7 +11,14 @@ from typing import Any
 
 import click
 
-from canvas_ai_harness.cli.options import A_FILE, max_llm_calls_option, option, prefixed_option, profile_option
+from canvas_ai_harness.cli.options import (
+    A_FILE,
+    max_creates_option,
+    max_llm_calls_option,
+    option,
+    prefixed_option,
+    profile_option,
+)
 from canvas_ai_harness.config import PROFILE_CHOICES
 from canvas_ai_harness.load.options import LOAD_OPTIONS
 
@@ -61,6 +68,7 @@ def load(target: Path | None, **options: Any) -> int:
 @max_llm_calls_option(
     "AI calls (creates, post_messages) allowed; 0: no limit. Default: none on the mock, 150 otherwise."
 )
+@max_creates_option("Conversations the run may create; 0: no limit. Default: none on the mock, 35 otherwise.")
 @prefixed_option(
     "CANVAS_AI",
     "--rate-limit",
@@ -87,6 +95,7 @@ def contract(target: Path | None, junit_xml: Path | None, **settings: Any) -> in
 )
 @option("seed", help="Seed for a repeatable run.")
 @max_llm_calls_option("AI calls the contract suite may make; 0: no limit. Default: none on the mock, 150 otherwise.")
+@max_creates_option("Conversations the contract suite may create; 0: no limit. Default: none on the mock, 35 else.")
 @option("users", env="CANVAS_AI_CHECK_USERS", help="Load run: users.")
 @option("run_time", default=20.0, env="CANVAS_AI_CHECK_RUN_TIME", help="Load run: duration.")
 @option("thresholds", help="Load run: thresholds (TOML).")

@@ -69,7 +69,8 @@ class AccessRules:
     def _clash(self, identity: str, conversation: int, how: str) -> AccountsInUse:
         return AccountsInUse(
             f"another run or user is using these accounts: Canvas {how} conversation {conversation}, which this "
-            f"run did not create, as tokens.{identity}'s active one; run the contract suite alone on its accounts"
+            f"run did not create, as {self.target.tokens.key(identity)}'s active one; run the contract suite alone "
+            "on its accounts"
         )
 
     def course_kind(self, ref: str | None) -> str | None:

@@ -1,9 +1,12 @@
 """Every request of a contract run goes through one ``CanvasClient``.
 
 It sends as one of the target file's identities (or with no token, or an invalid one), keeps to
-the AI-call budget and the pace, retries when Canvas throttles (403/429 "Rate Limit Exceeded":
-slow down, never a failure), counts what it sent, and hands each answered ``Exchange`` to its
-observers (the rulebook), which may raise a ``ContractViolation``. ``curl()`` reproduces an
+the AI-call and create budgets and the pace, retries when Canvas throttles (403/429 "Rate Limit
+Exceeded": slow down, never a failure), counts what it sent (and what each identity spent of
+Canvas's daily allowance), and hands each answered ``Exchange`` to its observers (the rulebook),
+which may raise a ``ContractViolation``. An answer saying the identity met Canvas's daily limit
+(profile ``ended``'s 429 ``rate_limited``) is judged, then raised as ``DailyLimitReached``: the
+check that sent it could not run. ``curl()`` reproduces an
 exchange with the token shown as ``$CANVAS_TOKEN``.
 """
 
@@ -23,8 +26,16 @@ import httpx
 from canvas_ai_harness.canvas import answers, bodies
 from canvas_ai_harness.canvas.requests import media_type
 from canvas_ai_harness.config import Target
+from canvas_ai_harness.contract.allowance import CREATE, Allowance
 from canvas_ai_harness.contract.checks import ContractViolation
-from canvas_ai_harness.contract.limits import LLMBudget, MissingTargetField, Pacer, Throttled
+from canvas_ai_harness.contract.limits import (
+    CreateBudget,
+    DailyLimitReached,
+    LLMBudget,
+    MissingTargetField,
+    Pacer,
+    Throttled,
+)
 from canvas_ai_harness.errors import TargetUnreachable
 from canvas_ai_harness.redact import TOKEN_ENV, Redactor, curl_command
 from canvas_ai_harness.validation import Operation, SpecValidator
@@ -41,10 +52,11 @@ __all__ = [
 ANONYMOUS: Final = "anonymous"  # no token at all
 INVALID: Final = "invalid-token"  # a token Canvas does not know
 INVALID_TOKEN: Final = "canvas-ai-harness-not-a-token"  # not a secret: it opens nothing
-COSTLY_OPERATIONS: Final = frozenset({"createConversation", "postMessage"})  # each a real AI call
+COSTLY_OPERATIONS: Final = frozenset({CREATE, "postMessage"})  # each a real AI call
 _UNSET: Final[Any] = object()
 _ACCESS_TOKEN_VALUE: Final = re.compile(r"(?<=access_token=)[^&]*")
 _TOKEN_PLACEHOLDER: Final = f"${TOKEN_ENV}"
+_ACTIONS: Final = {CREATE: "creates", "postMessage": "messages"}
 _DROPPED_HEADERS = frozenset({"user-agent", "accept-encoding", "connection", "content-length", "host"})
 
 
@@ -139,12 +151,15 @@ class CanvasClient:
         retry_base: float = 0.5,
         max_retries: int = 6,
         sleep: Callable[[float], None] = time.sleep,
+        creates: CreateBudget | None = None,
     ) -> None:
         self.target = target
         self.path = target.path  # the path of a conversations route (``Target.path``)
         self.validator = validator
         self.redactor = redactor
         self.budget = budget
+        self.creates = creates if creates is not None else CreateBudget(None)
+        self.allowance = Allowance()  # what each identity spent, and what Canvas said is left
         self.pacer = pacer
         self.retry_base = retry_base
         self.max_retries = max_retries
@@ -168,7 +183,7 @@ class CanvasClient:
             return None
         if identity == INVALID:
             return INVALID_TOKEN
-        token: str | None = getattr(self.target.tokens, identity)
+        token = self.target.tokens.of(identity)
         if token is None:
             raise MissingTargetField(f"tokens.{identity}")
         return token
@@ -247,20 +262,30 @@ class CanvasClient:
         if token is not None and bearer:
             headers["Authorization"] = f"Bearer {token}"
         operation, _ = self.validator.match(method, urlsplit(url).path)
-        costly = operation is not None and operation.operation_id in COSTLY_OPERATIONS
-        if costly:
-            self.budget.charge()
+        operation_id = operation.operation_id if operation is not None else None
+        costly = operation_id in COSTLY_OPERATIONS
+        budgets = [self.budget, self.creates] if operation_id == CREATE else [self.budget] if costly else []
+        for index, budget in enumerate(budgets):
+            try:
+                budget.charge()
+            except BaseException:
+                for charged in budgets[:index]:
+                    charged.refund()
+                raise
         creating = _create_key(identity, operation)
         if creating is not None:
             self.unsettled_creates.add(creating)  # until the answer has reached the ledger
         try:
             response = self._with_retries(method, url, headers, body, operation)
         except BaseException:
-            if costly:
-                self.budget.refund()
+            for budget in budgets:
+                budget.refund()
             raise
-        if costly and 400 <= response.status_code < 500:
-            self.budget.refund()  # refused before Canvas called its AI
+        if 400 <= response.status_code < 500:
+            for budget in budgets:
+                budget.refund()  # refused before Canvas called its AI
+        elif costly and operation_id is not None:
+            self.allowance.spent(identity, operation_id)
         exchange = Exchange(
             identity,
             method.upper(),
@@ -282,6 +307,12 @@ class CanvasClient:
             self._settled(creating)  # judged: the rulebook has told the ledger
             raise
         self._settled(creating)  # observed, or the caller records what it needs
+        if costly and operation_id is not None and exchange.kind == answers.DAILY_LIMIT:
+            self.allowance.met_limit(identity, operation_id, exchange.headers, exchange.json())
+            raise DailyLimitReached(
+                f"{identity} hit Canvas's daily limit for {_ACTIONS[operation_id]} (429 rate_limited); the check "
+                "could not run: run again tomorrow, or list more students in the target file ([tokens] students)"
+            )
         return exchange
 
     def _settled(self, creating: tuple[str, str, str] | None) -> None:
@@ -325,7 +356,7 @@ class CanvasClient:
             return f"{TOKEN_ENV}={INVALID_TOKEN} {line}"
         if exchange.identity == ANONYMOUS:
             return line
-        return f"{line}  # {TOKEN_ENV}: the target's tokens.{exchange.identity}"
+        return f"{line}  # {TOKEN_ENV}: the target's {self.target.tokens.key(exchange.identity)}"
 
 
 def _create_key(identity: str, operation: Operation | None) -> tuple[str, str, str] | None:

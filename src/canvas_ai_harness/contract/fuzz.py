@@ -7,6 +7,12 @@ cleanup and the whole rulebook apply to it exactly as to the fixed scenarios. Pa
 positive cases are pinned to the target's course, experience and a real conversation, so that
 requests reach Canvas's logic rather than its 404s.
 
+Creates are what Canvas allows fewest of (profile ``ended``: 100 per user a day), so each
+exploration has a cap (``EXPLORATION_CREATES``): generated creates beyond it are not sent, the
+destroy exploration aims at a fresh conversation only a few times (then at the closed one, whose
+404 is a rule too), and the stateful sequences end once theirs are spent. Each exploration acts
+as the student with the fewest creates so far.
+
 A violation is recorded, not raised inside Hypothesis: a stateful server cannot replay a failing
 example faithfully (Hypothesis would call it flaky), and each further example would cost AI
 calls. The pytest plugin raises the recorded violation once the test function returns.
@@ -24,6 +30,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
+from canvas_ai_harness.contract.allowance import CREATE
 from canvas_ai_harness.contract.checks import CHECKS, ContractViolation, Finding
 from canvas_ai_harness.contract.client import COSTLY_OPERATIONS, Exchange
 from canvas_ai_harness.contract.limits import BudgetExhausted, CannotRun
@@ -33,7 +40,12 @@ from canvas_ai_harness.spec import spec_path
 if TYPE_CHECKING:
     from canvas_ai_harness.contract.session import ContractSession
 
-__all__ = ["OperationRunner", "load_schema", "negative_data_rejected", "run_sequences"]
+__all__ = ["EXPLORATION_CREATES", "OperationRunner", "load_schema", "negative_data_rejected", "run_sequences"]
+
+# Creates each exploration may make: the operation's own cases (create), the fresh conversations
+# destroy aims at, the one conversation the other operations aim at, and the stateful sequences.
+EXPLORATION_CREATES = {CREATE: 3, "deleteConversation": 2, "sequences": 6}
+OTHER_EXPLORATION_CREATES = 1
 
 # Statuses that refuse a spec-violating request. 413: a body over the server's size limit.
 _REJECTIONS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
@@ -107,17 +119,24 @@ def _violation(session: ContractSession, group: FailureGroup, exchange: Exchange
 class _Exploration:
     """What one exploration (an operation's cases, or the sequences) has spent and found."""
 
-    def __init__(self, session: ContractSession) -> None:
+    def __init__(self, session: ContractSession, name: str) -> None:
         self.session = session
         # the operations' explorations and the sequences share what the fixed scenarios left
         self.allowance = session.budget.share(session.explorations_left)
+        cap = EXPLORATION_CREATES.get(name, OTHER_EXPLORATION_CREATES)
+        share = session.creates.share(session.explorations_left)
+        self.creates_allowed = cap if share is None else min(cap, share)
         session.explorations_left = max(1, session.explorations_left - 1)
+        self.student = session.next_student()
         self.spent = 0
+        self.created = 0
         self.unsent = 0  # costly cases not sent because this exploration's share was spent
         self.violation: ContractViolation | None = None
         self.stopped: CannotRun | None = None
 
     def affordable(self, operation_id: str | None) -> bool:
+        if operation_id == CREATE and self.created >= self.creates_allowed:
+            return False
         if operation_id not in COSTLY_OPERATIONS or self.allowance is None:
             return True
         return self.spent < self.allowance
@@ -128,6 +147,7 @@ class _Exploration:
             self.unsent += 1
             return None
         costly = operation_id in COSTLY_OPERATIONS
+        self.created += operation_id == CREATE
         try:
             exchange = self.session.client.send_prepared(identity, kwargs)
         except ContractViolation as violation:
@@ -167,14 +187,14 @@ class OperationRunner(_Exploration):
     """Sends one operation's generated cases through the client (one pytest test per operation)."""
 
     def __init__(self, session: ContractSession, operation_id: str) -> None:
-        super().__init__(session)
+        super().__init__(session, operation_id)
         self.operation_id = operation_id
         self._seen: set[tuple[str, str, bytes, str]] = set()
         self._conversation: int | None = None
 
     def identity(self) -> str:
         teacher = self.session.target.tokens.teacher is not None
-        return "teacher" if self.operation_id == "getConversation" and teacher else "student"
+        return "teacher" if self.operation_id == "getConversation" and teacher else self.student
 
     def conversation(self) -> int:
         """A conversation of the student's to aim at: their active one, started if need be."""
@@ -185,13 +205,14 @@ class OperationRunner(_Exploration):
             # destroy closes its conversation; aim the next cases at a fresh one while the budget allows
             if self.operation_id != "deleteConversation" or still_open or not self.affordable("createConversation"):
                 return self._conversation
-        active = ledger.active_record("student", target.ai_experience_id)
+        active = ledger.active_record(self.student, target.ai_experience_id)
         if active is not None:
             self._conversation = active.id
             return active.id
         client = self.session.client
         self.spent += 1
-        created = client.request("student", "POST", client.path())
+        self.created += 1
+        created = client.request(self.student, "POST", client.path())
         body = created.json()
         if created.status not in (200, 201) or not isinstance(body, dict) or not isinstance(body.get("id"), int):
             raise CannotRun(
@@ -242,7 +263,7 @@ class _Halt(Exception):
 
 def run_sequences(session: ContractSession, schema: Any, examples: int) -> None:
     """Run the spec's stateful sequences (links from create and active to show, post and end)."""
-    exploration = _Exploration(session)
+    exploration = _Exploration(session, "sequences")
     teacher = session.target.tokens.teacher is not None
     base = schema.as_state_machine()
 
@@ -262,7 +283,7 @@ def run_sequences(session: ContractSession, schema: Any, examples: int) -> None:
                 raise _Halt
             _pin(session, case, None)
             self.negative = _is_negative(case)
-            identity = "teacher" if operation_id == "getConversation" and teacher else "student"
+            identity = "teacher" if operation_id == "getConversation" and teacher else exploration.student
             self.last = exploration.send(
                 identity, case.as_transport_kwargs(base_url=session.target.base_url), operation_id
             )

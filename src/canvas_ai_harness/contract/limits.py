@@ -1,7 +1,9 @@
-"""What keeps a run safe against a live Canvas: the AI-call budget and the pace of requests.
+"""What keeps a run safe against a live Canvas: the AI-call and create budgets and the pace of requests.
 
 Every create and post_message costs a real AI call on a real Canvas. ``LLMBudget`` counts them,
 charging before a request is sent and refunding a 4xx (Canvas refused before calling its AI).
+``CreateBudget`` counts creates the same way (``--max-creates``): Canvas allows each user only so
+many a day (profile ``ended``: 100), so a run must leave room for the next one.
 ``Pacer`` spaces requests out (``--rate-limit``) and slows down further whenever Canvas throttles.
 
 A check that cannot run for one of these reasons raises a ``CannotRun`` subclass; the suite
@@ -15,10 +17,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 __all__ = [
     "BudgetExhausted",
     "CannotRun",
+    "CreateBudget",
     "DailyLimitReached",
     "LLMBudget",
     "MissingTargetField",
@@ -77,6 +81,9 @@ class LLMBudget:
     limit: int | None
     used: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    what: ClassVar[str] = "AI-call budget"
+    unit: ClassVar[str] = "calls"
+    option: ClassVar[str] = "--max-llm-calls"
 
     @property
     def remaining(self) -> int | None:
@@ -87,7 +94,7 @@ class LLMBudget:
         with self._lock:
             if self.limit is not None and self.used >= self.limit:
                 raise BudgetExhausted(
-                    f"the AI-call budget is spent ({self.limit} calls, --max-llm-calls); raise it to run this check"
+                    f"the {self.what} is spent ({self.limit} {self.unit}, {self.option}); raise it to run this check"
                 )
             self.used += 1
 
@@ -99,6 +106,15 @@ class LLMBudget:
         """A fair part of what is left, for one of ``parts`` explorations still to run."""
         remaining = self.remaining
         return None if remaining is None else remaining // max(1, parts)
+
+
+@dataclass(slots=True)
+class CreateBudget(LLMBudget):
+    """How many conversations the run may create (``--max-creates``); ``limit=None``: no limit."""
+
+    what: ClassVar[str] = "create budget"
+    unit: ClassVar[str] = "creates"
+    option: ClassVar[str] = "--max-creates"
 
 
 class Pacer:

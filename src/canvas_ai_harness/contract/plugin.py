@@ -1,11 +1,13 @@
 """The pytest plugin behind ``contract_tests/`` (its ``conftest.py`` loads it).
 
 It adds the suite's options (``--target``, ``--profile``, ``--max-examples``, ``--seed``,
-``--max-llm-calls``, ``--rate-limit``, ``--report-dir``...), opens a ``ContractSession`` when the
-pytest session starts, orders the tests (fixed scenarios first, then the property-based
-explorations, then the stateful sequences, so that the AI-call budget serves the deterministic
-checks first), turns a ``CannotRun`` into a skip with its reason, raises the violations the
-explorations recorded, redacts tokens from every report, and at the end closes every
+``--max-llm-calls``, ``--max-creates``, ``--rate-limit``, ``--report-dir``...), opens a
+``ContractSession`` when the pytest session starts, prints what the run will cost once the tests
+are collected (``allowance.Estimate``, from each scenario's ``canvas_cost`` marker), hands each
+scenario the student account with the fewest creates so far, orders the tests (fixed scenarios
+first, then the property-based explorations, then the stateful sequences, so that the AI-call
+budget serves the deterministic checks first), turns a ``CannotRun`` into a skip with its
+reason, raises the violations the explorations recorded, redacts tokens from every report, and at the end closes every
 conversation the run created, writes the JSON report and prints the summary, also after Ctrl-C.
 
 schemathesis builds its tests from a schema object when the test module is collected, so the
@@ -23,6 +25,7 @@ from typing import Any, TypeVar
 import pytest
 
 from canvas_ai_harness.contract.checks import ContractViolation
+from canvas_ai_harness.contract.estimate import estimate
 from canvas_ai_harness.contract.fuzz import OperationRunner, load_schema
 from canvas_ai_harness.contract.limits import CannotRun
 from canvas_ai_harness.contract.report import render_summary, write_reports
@@ -104,6 +107,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "150 otherwise)",
     )
     group.addoption(
+        "--max-creates",
+        type=int,
+        default=None,
+        help="conversations the run may create; 0: no limit (default: none on the mock, 35 otherwise)",
+    )
+    group.addoption(
         "--rate-limit",
         type=float,
         default=None,
@@ -120,6 +129,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _LAST, _CRASH = None, None
     config.addinivalue_line("markers", "canvas_check(*names): the contract checks a scenario is about")
     config.addinivalue_line("markers", "canvas_stage(n): order of a stage of the suite (0: scenarios first)")
+    config.addinivalue_line(
+        "markers",
+        "canvas_cost(creates=0, posts=0, identity=None): AI calls a scenario makes (its student's by default)",
+    )
     opt = config.option
     try:
         config.stash[_SETTINGS] = Settings(
@@ -128,6 +141,7 @@ def pytest_configure(config: pytest.Config) -> None:
             max_examples=opt.max_examples,
             seed=opt.seed,
             max_llm_calls=opt.max_llm_calls,
+            max_creates=opt.max_creates,
             rate_limit=opt.rate_limit,
             max_steps=opt.max_steps,
             report_dir=Path(opt.report_dir) if opt.report_dir else None,
@@ -171,6 +185,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=stage)  # stable: each stage keeps its file order
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Print what the run will cost, per identity, before its first costly request."""
+    contract = _CURRENT
+    if contract is None:
+        return
+    contract.estimate = estimate(contract, session.items)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(contract.estimate.render())
+
+
 # -- fixtures -----------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def contract() -> ContractSession:
@@ -182,6 +207,14 @@ def contract() -> ContractSession:
 def canvas(contract: ContractSession) -> Canvas:
     """The target, in Canvas's vocabulary; every answer is judged by the rulebook."""
     return Canvas(contract)
+
+
+@pytest.fixture(autouse=True)
+def _spread_students(request: pytest.FixtureRequest) -> None:
+    """Each scenario acts as the student with the fewest creates so far."""
+    if "canvas" in request.fixturenames:
+        canvas: Canvas = request.getfixturevalue("canvas")
+        canvas.student = canvas.session.next_student()
 
 
 @pytest.fixture

@@ -127,6 +127,9 @@ def build_report(session: ContractSession) -> dict[str, Any]:
             "throttled_retries": client.throttle_retries,
         },
         "llm_calls": {"used": budget.used, "limit": budget.limit, "generated_cases_not_sent": session.unsent},
+        "creates": {"used": session.creates.used, "limit": session.creates.limit},
+        "cost_estimate": session.estimate.to_dict() if session.estimate is not None else None,
+        "daily_allowance": client.allowance.report(),
         "cleanup": {
             "conversations_created": cleanup.created,
             "already_closed": cleanup.already_closed,
@@ -212,7 +215,10 @@ def render_summary(session: ContractSession) -> str:
     lines += [
         "",
         f"Requests: {session.client.sent} sent ({session.client.throttle_retries} retried after throttling); "
-        f"AI calls: {budget.used} ({limit}){_unsent(session)}; {session.duration:.1f} s",
+        f"AI calls: {budget.used} ({limit}){_unsent(session)}; creates: {session.creates.used} "
+        f"({'no limit' if session.creates.limit is None else f'limit {session.creates.limit}'}); "
+        f"{session.duration:.1f} s",
+        session.client.allowance.render(),
         f"Conversations: {cleanup.created} created, {cleanup.already_closed} already closed, "
         f"{cleanup.closed} closed at the end, {len(cleanup.left_open)} left open"
         + (f" (ids {', '.join(map(str, cleanup.left_open[:10]))})" if cleanup.left_open else "")
@@ -255,7 +261,7 @@ def _failures_by_check(failures: list[Outcome]) -> list[str]:
 def _unsent(session: ContractSession) -> str:
     if not session.unsent:
         return ""
-    return f", {session.unsent} generated cases not sent to stay within it"
+    return f", {session.unsent} generated cases not sent to stay within it and the explorations' create caps"
 
 
 def write_reports(session: ContractSession, directory: Path) -> list[Path]:

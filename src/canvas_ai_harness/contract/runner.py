@@ -98,6 +98,7 @@ def run_contract(
         "--profile": settings.profile,
         "--seed": settings.seed,
         "--max-llm-calls": settings.max_llm_calls,
+        "--max-creates": settings.max_creates,
         "--rate-limit": settings.rate_limit,
         "--report-dir": settings.report_dir,
         "--junitxml": junit_xml,

@@ -4,6 +4,11 @@ A thin layer over the run's ``CanvasClient`` in Canvas's own vocabulary (create,
 destroy, active) that knows the target's ids. Every call goes through the client, so the
 rulebook judges each answer; a scenario only has to make the requests a rule needs, and
 ``judging()`` makes sure the rule it is about was really applied.
+
+``student`` is the student account a scenario acts as: the plugin hands each scenario the one of
+the target's students (``[tokens] students``) that has created the fewest conversations so far, so
+that no single account carries a run's creates. A scenario that can use the conversation its
+student already has (``conversation()``) does, and creates one only where its rule needs a new one.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class Canvas:
         self.client = session.client
         self.target = session.target
         self.ledger = session.ledger
+        self.student = "student"  # this scenario's student account (see the module's docstring)
 
     @property
     def profile(self) -> Any:
@@ -51,34 +57,37 @@ class Canvas:
     def call(self, identity: str, method: str, path: str, **kwargs: Any) -> Exchange:
         return self.client.request(identity, method, path, **kwargs)
 
-    def active(self, identity: str = "student", **kwargs: Any) -> Exchange:
+    def active(self, identity: str | None = None, **kwargs: Any) -> Exchange:
         refs = {k: kwargs.pop(k) for k in ("course", "experience") if k in kwargs}
-        return self.call(identity, "GET", self.path(**refs), **kwargs)
+        return self.call(identity or self.student, "GET", self.path(**refs), **kwargs)
 
-    def create(self, identity: str = "student", **refs: Any) -> int:
+    def create(self, identity: str | None = None, headers: dict[str, str] | None = None, **refs: Any) -> int:
         """Start a conversation and return its id (retrying the AI service's 503s)."""
+        identity = identity or self.student
         for _ in range(_CREATE_ATTEMPTS):
-            answer = self.call(identity, "POST", self.path(**refs))
+            answer = self.call(identity, "POST", self.path(**refs), headers=headers)
             body = answer.json()
             if 200 <= answer.status < 300 and isinstance(body, dict) and body.get("id") is not None:
                 return int(body["id"])
-            if answer.status == 429:
-                raise DailyLimitReached(f"{identity} hit Canvas's daily AI limit (429 rate_limited)")
+            if answer.status == 429:  # the client raises profile ended's rate_limited itself; any other 429
+                raise DailyLimitReached(f"{identity} could not create: Canvas answered 429 (a rate limit)")
             unsaved = answer.status == 201 and isinstance(body, dict) and body.get("id") is None
             if answer.status != 503 and not unsaved:  # 503 and a null id: the AI service, try again
                 break
         raise CannotRun(f"could not start a conversation as {identity} (last answer {answer.status})")
 
-    def conversation(self, identity: str = "student", **refs: Any) -> int:
+    def conversation(self, identity: str | None = None, **refs: Any) -> int:
         """The caller's active conversation as far as the run knows, else a new one."""
+        identity = identity or self.student
         experience = str(refs.get("experience") or self.target.ai_experience_id)
         record = self.ledger.active_record(identity, experience)
         return record.id if record is not None else self.create(identity, **refs)
 
     def post(
-        self, conversation: int, message: Any, identity: str = "student", encoding: str = "json", **refs: Any
+        self, conversation: int, message: Any, identity: str | None = None, encoding: str = "json", **refs: Any
     ) -> Exchange:
         """post_message with ``message`` sent as JSON, as a form, or in the query string."""
+        identity = identity or self.student
         path = self.path(conversation, messages=True, **refs)
         if encoding == "json":
             return self.call(identity, "POST", path, json_body={"message": message})
@@ -92,8 +101,8 @@ class Canvas:
         refs = {k: kwargs.pop(k) for k in ("course", "experience") if k in kwargs}
         return self.call(identity, "GET", self.path(conversation, **refs), **kwargs)
 
-    def destroy(self, conversation: int, identity: str = "student", **refs: Any) -> Exchange:
-        return self.call(identity, "DELETE", self.path(conversation, **refs))
+    def destroy(self, conversation: int, identity: str | None = None, **refs: Any) -> Exchange:
+        return self.call(identity or self.student, "DELETE", self.path(conversation, **refs))
 
     # -- honesty ------------------------------------------------------------------------------
     @contextmanager

@@ -20,9 +20,10 @@ import httpx
 from canvas_ai_harness.canvas import answers, lifecycle, routes
 from canvas_ai_harness.config import TARGET_ENV, Target, load_target
 from canvas_ai_harness.contract.access import MANAGERS
+from canvas_ai_harness.contract.allowance import CREATE
 from canvas_ai_harness.contract.client import CanvasClient
 from canvas_ai_harness.contract.ledger import Ledger
-from canvas_ai_harness.contract.limits import CannotRun, LLMBudget, Pacer
+from canvas_ai_harness.contract.limits import CannotRun, CreateBudget, DailyLimitReached, LLMBudget, Pacer
 from canvas_ai_harness.contract.reading import int_id
 from canvas_ai_harness.contract.rulebook import Results, Rulebook
 from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
@@ -30,11 +31,21 @@ from canvas_ai_harness.preflight import preflight
 from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.validation import SpecValidator
 
-__all__ = ["DEFAULT_LIVE_LLM_CALLS", "DEFAULT_LIVE_RATE", "ContractSession", "Outcome", "Settings"]
+__all__ = [
+    "DEFAULT_LIVE_CREATES",
+    "DEFAULT_LIVE_LLM_CALLS",
+    "DEFAULT_LIVE_RATE",
+    "ContractSession",
+    "Outcome",
+    "Settings",
+]
 
 PROFILE_OPTIONS = (*answers.PROFILES, "auto")
 DEFAULT_LIVE_LLM_CALLS = 150  # AI calls a run may cause on a target that is not the mock
 DEFAULT_LIVE_RATE = 5.0  # requests per second on a target that is not the mock
+# Creates a run may make on a target that is not the mock: two runs and a snapshot a day must fit
+# in profile ended's 100 creates per user.
+DEFAULT_LIVE_CREATES = 35
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,7 @@ class Settings:
     max_examples: int = 10
     seed: int | None = None
     max_llm_calls: int | None = None  # 0: no limit
+    max_creates: int | None = None  # 0: no limit
     rate_limit: float | None = None  # requests per second; 0: no limit
     max_steps: int = 6
     report_dir: Path | None = None
@@ -58,8 +70,10 @@ class Settings:
         for name in ("max_examples", "max_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.max_llm_calls is not None and self.max_llm_calls < 0:
-            raise ConfigError("--max-llm-calls must be 0 (no limit) or more")
+        for name in ("max_llm_calls", "max_creates"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be 0 (no limit) or more")
         if self.rate_limit is not None and self.rate_limit < 0:
             raise ConfigError("--rate-limit must be 0 (no limit) or more")
 
@@ -109,6 +123,11 @@ class ContractSession:
         if rate is None:
             rate = 0.0 if is_mock else DEFAULT_LIVE_RATE
         self.budget = LLMBudget(limit or None)
+        creates = settings.max_creates
+        if creates is None:
+            creates = 0 if is_mock else DEFAULT_LIVE_CREATES
+        self.creates = CreateBudget(creates or None)
+        self.estimate: Any = None  # the cost estimate printed before the first request (allowance.Estimate)
         self.client = CanvasClient(
             target,
             validator=self.validator,
@@ -116,6 +135,7 @@ class ContractSession:
             budget=self.budget,
             pacer=Pacer(rate or None),
             retry_base=settings.retry_base,
+            creates=self.creates,
         )
         self.ledger = Ledger()
         self.results = Results()
@@ -193,7 +213,12 @@ class ContractSession:
     def detect_profile(self) -> None:
         """``--profile auto``: create a conversation, end it, and read the profile off the answers."""
         client = self.client
-        created = client.request("student", "POST", client.path(), observe=False)
+        try:
+            created = client.request("student", "POST", client.path(), observe=False)
+        except DailyLimitReached:
+            # Only profile ended has per-user daily limits: its 429 rate_limited names the profile.
+            self._set_profile("ended", "detected: create answered 429 rate_limited, profile ended's daily limit")
+            return
         body = created.json()
         cid = body.get("id") if isinstance(body, dict) else None
         if created.status not in (200, 201) or not isinstance(cid, int):
@@ -208,16 +233,23 @@ class ContractSession:
         answer = ended.json()
         for name, profile in answers.PROFILES.items():
             if answer == {"message": profile.destroy_message}:
-                self.profile_name = name
-                self.profile_source = f'detected: destroy answered "{profile.destroy_message}"'
-                self.profile = profile
-                self.rulebook = self._rulebook()
+                self._set_profile(name, f'detected: destroy answered "{profile.destroy_message}"')
                 return
         said = self.redactor(ended.body.decode("utf-8", "replace"))[:200]
         raise ConfigError(
             f"--profile auto: destroy answered {ended.status} {said}, which matches no known profile; "
             "pass --profile completed or --profile ended"
         )
+
+    def next_student(self) -> str:
+        """The student account with the fewest creates so far: a run's creates spread over them all."""
+        used = self.client.allowance.used
+        return min(self.target.tokens.student_pool, key=lambda identity: used[(identity, CREATE)])
+
+    def _set_profile(self, name: str, source: str) -> None:
+        self.profile_name, self.profile_source = name, source
+        self.profile = answers.PROFILES[name]
+        self.rulebook = self._rulebook()
 
     # -- the end ------------------------------------------------------------------------------
     def close(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -38,19 +39,25 @@ class CleanUp(RuntimeState):
         todo = self.ledger.to_close()
         if not todo:
             return
-        timeout = _opt(self.env, "cleanup_timeout")
-        client = HTTPClient.from_url(self.host, concurrency=20, connection_timeout=10, network_timeout=30)
-        group = gevent.pool.Pool(20)
+        deadline = time.monotonic() + float(_opt(self.env, "cleanup_timeout"))
+        network = min(30.0, float(_opt(self.env, "request_timeout")))
+        client = HTTPClient.from_url(self.host, concurrency=20, connection_timeout=10, network_timeout=network)
+        group = gevent.pool.Group()  # the client allows 20 requests at once
         try:
-            with gevent.Timeout(timeout, False):
-                group.map(lambda entry: self._close(client, entry), todo)
+            for entry in todo:
+                group.spawn(self._close, client, entry)
+            # Polled rather than one timeout: a second Ctrl-C (``hurry``) cuts clean-up short.
+            while not group.join(timeout=0.1) and not self.hurry and time.monotonic() < deadline:
+                pass
         finally:
             group.kill(block=False)
             client.close()
         left = len(self.ledger.to_close())
         self.metrics.counters["cleanup_failed"] += left
+        if self.hurry and left:
+            self.metrics.counters["cleanup_cut_short"] += 1
         if left:
-            log.error("clean-up could not end %d conversations", left)
+            log.error("clean-up could not end %d conversations%s", left, " (cut short)" if self.hurry else "")
 
     def _close(self, client: HTTPClient, entry: OpenConversation) -> None:
         assert self.world is not None

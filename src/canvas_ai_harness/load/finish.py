@@ -42,11 +42,13 @@ class Finish(RuntimeState):
             "run_time_s": plan.run_time,
             "teachers": _opt(self.env, "teachers"),
             "think_scale": _opt(self.env, "think_scale"),
+            "request_timeout_s": _opt(self.env, "request_timeout"),
             "workers": self.env.runner.worker_count if isinstance(self.env.runner, MasterRunner) else 0,
             "identity_source": self.pool.source if self.pool else None,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
         }
         self.metrics.used_identities(self.seats.used)
+        self.metrics.stall_s = max(self.metrics.stall_s, self.inflight.stall(time.time()))
         duration = max((self.stopped_at or time.time()) - self.started, 1e-3)
         # Every message in it was redacted before it was shortened; this catches what was not cut.
         self.summary = redact_data(summarise(self.metrics, duration, run, self.thresholds), self.redact)

@@ -30,6 +30,7 @@ __all__ = [
     "Identity",
     "IdentityPool",
     "Seats",
+    "check_distinct",
     "read_identity_csv",
     "target_identities",
 ]
@@ -73,10 +74,13 @@ class Identity:
         return cls(str(key), str(token), str(role), None if as_user_id is None else str(as_user_id))
 
 
-def read_identity_csv(path: Path, admin_token: str | None) -> list[Identity]:
+def read_identity_csv(path: Path, admin_token: str | None, teacher_token: str | None = None) -> list[Identity]:
     """Read ``--students``: a header row with ``token`` or ``user_id`` (and optionally ``role``).
 
-    Rows with a ``user_id`` and no token masquerade through the target's admin token.
+    Rows with a ``user_id`` and no token masquerade through the target's admin token. Each
+    Canvas user once: a token twice (whatever its ``user_id``) or a user id twice (by token or
+    masquerading) is refused, and so is a student row with the target's teacher token
+    (``teacher_token``), which the run's teacher would act as at the same time.
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -91,7 +95,7 @@ def read_identity_csv(path: Path, admin_token: str | None) -> list[Identity]:
             f"--students {path}: the first row must name a 'token' or 'user_id' column (found: {', '.join(columns)})"
         )
     identities: list[Identity] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # what makes an identity (its token, its user id) -> the line it was on
     for line, row in enumerate(reader, start=2):
         cells = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
         token, user_id, role = cells.get("token", ""), cells.get("user_id", ""), cells.get("role", "") or "student"
@@ -108,13 +112,49 @@ def read_identity_csv(path: Path, admin_token: str | None) -> list[Identity]:
             )
         else:
             identity = Identity.masquerading(admin_token, user_id, role)
-        if identity.key in seen:
-            raise ConfigError(f"--students {path}, line {line}: {identity.key} appears twice; each user once")
-        seen.add(identity.key)
+        if token and token == teacher_token and role == "student":
+            raise ConfigError(
+                f"--students {path}, line {line}: this token is the target's teacher token (tokens.teacher), which "
+                "the run's teacher acts as; give the student its own token, or mark the row role=teacher"
+            )
+        for mark, shown in _marks(token, user_id, identity.key):
+            if mark in seen:
+                raise ConfigError(
+                    f"--students {path}, line {line}: {shown} is already on line {seen[mark]}; each user once"
+                )
+            seen[mark] = line
         identities.append(identity)
     if not identities:
         raise ConfigError(f"--students {path}: no identities in it")
     return identities
+
+
+def _marks(token: str, user_id: str, key: str) -> list[tuple[str, str]]:
+    """What two rows must not share: the token (named by its hash only) and the Canvas user id."""
+    marks = []
+    if token:
+        digest = hashlib.sha256(token.encode()).hexdigest()[:16]
+        marks.append((f"token:{digest}", f"the same token (token:{digest})"))
+    if user_id:
+        marks.append((f"user:{user_id}", f"user_id {user_id}"))
+    return marks or [(key, key)]
+
+
+def check_distinct(identities: list[Identity], where: str) -> None:
+    """Refuse two identities that are one Canvas user (say, a target whose teacher token is its student's).
+
+    Two simulated users would act as that user at once, and the second could not start.
+    """
+    seen: dict[str, str] = {}
+    for identity in identities:
+        mark = "token:" + hashlib.sha256(identity.token.encode()).hexdigest()[:16]
+        mark = f"user:{identity.as_user_id}" if identity.as_user_id else mark
+        if mark in seen:
+            raise ConfigError(
+                f"{where}: the {seen[mark]} and a {identity.role} are the same Canvas user ({mark}); "
+                "give each role its own token"
+            )
+        seen[mark] = identity.role
 
 
 def target_identities(target: Target) -> list[Identity]:

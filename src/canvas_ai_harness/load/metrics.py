@@ -9,7 +9,8 @@ Per route (operationId): outcomes (``outcomes.py``) and the latency of successfu
 latency by turn number, conversations started, resumed, completed (ended by the student) and
 left open. Per second: the same per-route figures, and the number of users, for the plot.
 Also: contract samples and violations, error examples, which identities each process acted
-as (to prove no two processes shared one), and what clean-up closed.
+as (to prove no two processes shared one), what clean-up closed, users that crashed, and the
+longest stall (``inflight.py``: requests waiting and none answered; merged as the maximum).
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from canvas_ai_harness.load.histogram import Histogram
-from canvas_ai_harness.load.outcomes import AI_UNAVAILABLE, CONTRACT, ERROR, OK, OUTCOMES, THROTTLED
+from canvas_ai_harness.load.outcomes import (
+    AI_UNAVAILABLE,
+    CONTRACT,
+    ERROR,
+    OK,
+    OUTCOMES,
+    REDIRECT,
+    THROTTLED,
+    TIMEOUT,
+)
 
 __all__ = ["Metrics"]
 
@@ -54,6 +64,7 @@ class Metrics:
         self.errors: Counter[str] = Counter()
         self.identities: dict[str, set[str]] = {}
         self.counters: Counter[str] = Counter()  # cleanup and other process events
+        self.stall_s = 0.0  # the longest stretch with requests waiting and none answered
 
     # -- recording ----------------------------------------------------------------------------
     def record(self, route: str, millis: float, outcome: str, now: float) -> None:
@@ -111,6 +122,7 @@ class Metrics:
             "errors": dict(self.errors),
             "identities": {label: sorted(keys) for label, keys in self.identities.items()},
             "counters": dict(self.counters),
+            "stall_s": self.stall_s,
         }
         label = self.label
         self.reset()
@@ -140,6 +152,7 @@ class Metrics:
         for label, keys in data.get("identities", {}).items():
             self.identities.setdefault(label, set()).update(keys)
         self.counters.update(data.get("counters", {}))
+        self.stall_s = max(self.stall_s, float(data.get("stall_s", 0.0)))
 
     # -- figures ------------------------------------------------------------------------------
     def totals(self) -> Counter[str]:
@@ -179,7 +192,11 @@ class Metrics:
                 "throttled_rate": _rate(totals.get(THROTTLED, 0), requests),
                 "ai_unavailable_rate": _rate(totals.get(AI_UNAVAILABLE, 0), requests),
                 "contract_rate": _rate(totals.get(CONTRACT, 0), requests),
+                "timeout_rate": _rate(totals.get(TIMEOUT, 0), requests),
+                "redirect_rate": _rate(totals.get(REDIRECT, 0), requests),
+                "stall_s": round(self.stall_s, 3),
             },
+            "users": {"crashed": self.counters.get("user_crashed", 0)},
             "routes": routes,
             "all": all_latency.describe(),
             "conversations": {
@@ -209,6 +226,7 @@ class Metrics:
                 "closed": self.counters.get("cleanup_closed", 0),
                 "already_closed": self.counters.get("cleanup_gone", 0),
                 "failed": self.counters.get("cleanup_failed", 0),
+                "cut_short": bool(self.counters.get("cleanup_cut_short", 0)),
             },
         }
 

@@ -110,6 +110,10 @@ LOAD_OPTIONS: Final[tuple[LoadOption, ...]] = (
     # locustfile, which knows neither when it parses, runs one.
     _load("teachers", "--teachers", "int", None, "Teacher users [default: 1].", low=0, locust_default=1),
     _load("think_scale", "--think-scale", "float", 1.0, "0: no think time.", low=0),
+    _load(
+        "request_timeout", "--request-timeout", "duration", 60.0,
+        "A request unanswered this long is a timeout (fails the run).", low=0.1,
+    ),
     _load("contract_sample", "--contract-sample", "float", 0.05, "Share of responses checked.", low=0, high=1),
     _load(
         "mock_latency", "--mock-llm-latency-ms", "latency", "1000:250",

@@ -6,7 +6,14 @@
   as throttling, not as errors).
 - ``ai_unavailable``: 503, the AI service failed behind Canvas.
 - ``contract``: a sampled response that breaks the spec or the conversation rules (``checks.py``).
-- ``error``: anything else: another status, a refused connection, a timeout.
+- ``timeout``: no answer within ``--request-timeout``, or still waiting when the run ended (the
+  run gives waiting requests up to that long to finish before it stops its users).
+- ``redirect``: a 3xx; the load suite never follows one (it might lead to a host the safety rail
+  refuses), and a Canvas API route does not redirect.
+- ``error``: anything else: another status, a refused or dropped connection.
+
+``timeout`` and ``redirect`` are not Canvas answers (``canvas.answers`` classifies those): they
+are decided here, from what the HTTP client saw.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ __all__ = [
     "ERROR",
     "OK",
     "OUTCOMES",
+    "REDIRECT",
     "THROTTLED",
+    "TIMEOUT",
     "classify",
     "outcome",
     "success_status",
@@ -35,7 +44,9 @@ THROTTLED: Final = "throttled"
 AI_UNAVAILABLE: Final = "ai_unavailable"
 CONTRACT: Final = "contract"
 ERROR: Final = "error"
-OUTCOMES: Final = (OK, THROTTLED, AI_UNAVAILABLE, CONTRACT, ERROR)
+TIMEOUT: Final = "timeout"
+REDIRECT: Final = "redirect"
+OUTCOMES: Final = (OK, THROTTLED, AI_UNAVAILABLE, CONTRACT, TIMEOUT, REDIRECT, ERROR)
 
 
 @functools.cache
@@ -60,8 +71,12 @@ def classify(operation_id: str, status: int, body: bytes, headers: Mapping[str, 
     return outcome(operation_id, status, answers.classify(status, headers or {}, body))
 
 
-def outcome(operation_id: str, status: int, kind: str) -> str:
-    """The outcome of a response whose ``canvas.answers`` kind is ``kind``."""
+def outcome(operation_id: str, status: int, kind: str, *, timed_out: bool = False) -> str:
+    """The outcome of a response whose ``canvas.answers`` kind is ``kind`` (``timed_out``: none came in time)."""
+    if timed_out:
+        return TIMEOUT
+    if 300 <= status < 400:
+        return REDIRECT
     if kind == answers.OK:
         return OK if status == success_status(operation_id) else ERROR
     if kind in answers.SLOW_DOWN:

@@ -57,7 +57,7 @@ class Preparation(RuntimeState):
         students = _opt(self.env, "students")
         teachers = [i for i in target_identities(target) if i.role == "teacher"]
         if students:
-            listed = read_identity_csv(Path(students), target.tokens.admin)
+            listed = read_identity_csv(Path(students), target.tokens.admin, target.tokens.teacher)
             for identity in listed:
                 self.redact.add(identity.token)
             if not any(i.role == "teacher" for i in listed):

@@ -29,6 +29,8 @@ _COLOURS = {
     "throttled": "#e0a100",
     "ai_unavailable": "#8e44ad",
     "contract": "#1f77b4",
+    "timeout": "#7f7f7f",
+    "redirect": "#d35400",
     "error": "#c0392b",
 }
 

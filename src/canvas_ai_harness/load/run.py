@@ -11,8 +11,9 @@ Tokens never appear on a command line: the target handed to locust holds ``${ENV
 placeholders, and the tokens travel in the child's environment.
 
 On Ctrl-C the locust master gets one SIGINT: it stops its users, ends every conversation the
-run opened, writes its reports, and only then exits; ``run_load`` then raises
-``KeyboardInterrupt`` (the CLI's exit code 130).
+run opened, writes its reports, and only then exits; a second Ctrl-C cuts that short but keeps
+the reports (``supervise.py``). ``run_load`` then raises ``KeyboardInterrupt`` (the CLI's exit
+code 130).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -38,11 +40,12 @@ from canvas_ai_harness.config import Target, load_target, write_target
 from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
 from canvas_ai_harness.interrupts import sigterm_as_interrupt
-from canvas_ai_harness.load.identities import read_identity_csv, target_identities
+from canvas_ai_harness.load.identities import check_distinct, read_identity_csv, target_identities
 from canvas_ai_harness.load.options import OPTIONS, locust_arguments
 from canvas_ai_harness.load.plans import ShapePlan
 from canvas_ai_harness.load.report import PROGRESS_PREFIX, SUMMARY_FILE
 from canvas_ai_harness.load.safety import check_caps, check_host, format_duration
+from canvas_ai_harness.load.supervise import stop, wait_for_locust
 from canvas_ai_harness.load.thresholds import load_thresholds
 from canvas_ai_harness.preflight import preflight
 from canvas_ai_harness.redact import Redactor
@@ -79,6 +82,7 @@ class LoadOptions:
     max_run_time: float = _default("max_run_time")
     teachers: int | None = None  # None: one when the target has a teacher and there are 2+ users
     think_scale: float = _default("think_scale")
+    request_timeout: float = _default("request_timeout")
     contract_sample: float = _default("contract_sample")
     mock_latency: str = _default("mock_latency")
     seed: int | None = None
@@ -108,7 +112,8 @@ class LoadResult:
         lines = [
             f"requests {totals.get('requests', 0)} ({totals.get('rps', 0)}/s): ok {totals.get('ok', 0)}, "
             f"throttled {totals.get('throttled', 0)}, AI 503 {totals.get('ai_unavailable', 0)}, "
-            f"contract {totals.get('contract', 0)}, errors {totals.get('error', 0)}",
+            f"contract {totals.get('contract', 0)}, timeouts {totals.get('timeout', 0)}, "
+            f"redirects {totals.get('redirect', 0)}, errors {totals.get('error', 0)}",
             f"{'route':<24}{'requests':>9}{'rps':>9}{'fail %':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}",
         ]
         for route, r in s.get("routes", {}).items():
@@ -123,8 +128,9 @@ class LoadResult:
             f"first reply p95 {_ms(first.get('p95_ms'))} ms"
         )
         cleanup = s.get("cleanup", {})
+        cut = " (cut short by a second Ctrl-C)" if cleanup.get("cut_short") else ""
         lines.append(
-            f"clean-up: {cleanup.get('closed', 0)} conversations ended, {cleanup.get('failed', 0)} could not be"
+            f"clean-up: {cleanup.get('closed', 0)} conversations ended, {cleanup.get('failed', 0)} could not be{cut}"
         )
         verdict = s.get("verdict", {})
         lines += [f"  {line}" for line in verdict.get("missed", [])]
@@ -143,21 +149,33 @@ def _teachers(options: LoadOptions, target: Target) -> int:
 
 
 def _check_identities(options: LoadOptions, target: Target, embedded: bool, teachers: int) -> None:
-    """Refuse a run that would put two simulated users on one student (before starting anything)."""
-    if embedded or (options.students is None and _serves_mock(target)):
-        return  # the mock creates as many students as asked
+    """Refuse a run with fewer identities than users (before starting anything), whatever the target.
+
+    Only the mock's own world, without ``--students``, makes as many students as asked.
+    """
     if options.students is not None:
-        identities = read_identity_csv(options.students, target.tokens.admin)
+        identities = read_identity_csv(options.students, target.tokens.admin, target.tokens.teacher)
         where = f"--students {options.students}"
+        if not any(i.role == "teacher" for i in identities):
+            identities += [i for i in target_identities(target) if i.role == "teacher"]
+    elif embedded or _serves_mock(target):
+        return
     else:
         identities = target_identities(target)
         where = f"the target file {target.source}"
+    check_distinct(identities, where)
     students = sum(1 for i in identities if i.role == "student")
     needed = options.users - teachers
     if needed > students:
         raise ConfigError(
             f"{options.users} users need {needed} student identities but {where} has {students}; "
             "give a CSV of student tokens (or user ids with an admin token) with --students, or lower --users"
+        )
+    have = sum(1 for i in identities if i.role == "teacher")
+    if teachers > have:
+        raise ConfigError(
+            f"--teachers {teachers} needs {teachers} teacher identities but {where} has {have}; "
+            "add teacher rows (role=teacher) to --students, or lower --teachers"
         )
 
 
@@ -176,10 +194,14 @@ def _serves_mock(target: Target) -> bool:
 def _placeholder_target(target: Target, directory: Path) -> tuple[Path, dict[str, str]]:
     """Write ``target`` with ``${ENV}`` placeholders for its tokens; return the file and the variables."""
     env: dict[str, str] = {}
-    masked: dict[str, str] = {}
+    masked: dict[str, Any] = {}
     for item in dataclasses.fields(target.tokens):
         value = getattr(target.tokens, item.name)
-        if value is not None:
+        if isinstance(value, tuple):  # [tokens] students
+            names = [f"{_TOKEN_ENV}{item.name.upper()}_{n}" for n in range(len(value))]
+            env.update(zip(names, value, strict=True))
+            masked[item.name] = tuple(f"${{{var}}}" for var in names)
+        elif value is not None:
             var = f"{_TOKEN_ENV}{item.name.upper()}"
             env[var] = value
             masked[item.name] = f"${{{var}}}"
@@ -211,22 +233,8 @@ def _embedded_mock(latency: str, directory: Path, users: int) -> Iterator[Target
             time.sleep(0.1)
         yield load_target(target_file)
     finally:
-        _stop(process, signal.SIGTERM, 10)
+        stop(process, signal.SIGTERM, 10)
         log.close()
-
-
-def _stop(process: subprocess.Popen[Any], sig: signal.Signals, grace: float) -> None:
-    """Stop a child this module started: ``sig`` first, SIGKILL to its process group after ``grace`` s."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(sig)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # its own session: only locust's workers are in it
-        process.wait(timeout=10)
 
 
 def _locust_command(options: LoadOptions, target_file: Path, host: str, teachers: int, report: Path) -> list[str]:
@@ -239,14 +247,27 @@ def _locust_command(options: LoadOptions, target_file: Path, host: str, teachers
     ]  # fmt: skip
     values = {field.name: getattr(options, field.name) for field in dataclasses.fields(options)}
     values.update(target=target_file, teachers=teachers, report_dir=report, shape_run_time=options.run_time)
+    if options.processes:
+        # locust's master binds 5557 by default: a second run on the machine would fail to start.
+        port = str(_free_port())
+        command += ["--master-bind-port", port, "--master-port", port]
     return command + locust_arguments(values) + list(options.extra_locust_args)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _pump(stream: TextIO, log: TextIO, echo: Callable[[str], None], redact: Redactor) -> None:
-    for line in stream:
-        log.write(line)
-        if line.startswith(PROGRESS_PREFIX):
-            echo(redact(line[len(PROGRESS_PREFIX) :].strip()))
+    try:
+        for line in stream:
+            log.write(line)
+            if line.startswith(PROGRESS_PREFIX):
+                echo(redact(line[len(PROGRESS_PREFIX) :].strip()))
+    except (ValueError, OSError):
+        pass  # the stream was closed under us: locust's workers outlived their master
     log.flush()
 
 
@@ -303,21 +324,11 @@ def _run_locust(
         assert process.stdout is not None
         pump = threading.Thread(target=_pump, args=(process.stdout, log, say, redact), daemon=True)
         pump.start()
-        # Spawning, clean-up (its own timeout) and the reports all fit in this margin.
-        limit = options.run_time + options.users / max(options.spawn_rate, 0.1) + 180
-        interrupted = False
+        # Spawning, settling, clean-up (its own timeout) and the reports all fit in this margin.
+        limit = options.run_time + options.users / max(options.spawn_rate, 0.1) + options.request_timeout + 180
         try:
-            process.wait(timeout=limit)
-        except KeyboardInterrupt:
-            interrupted = True
-            say("interrupted: stopping users and ending the conversations the run opened...")
-            _stop(process, signal.SIGINT, 120)
-        except subprocess.TimeoutExpired:
-            say(f"locust did not stop within {limit:.0f} s; stopping it")
-            _stop(process, signal.SIGINT, 60)
+            interrupted = wait_for_locust(process, limit, say)
         finally:
-            if process.poll() is None:
-                _stop(process, signal.SIGTERM, 10)
             pump.join(timeout=10)
             process.stdout.close()
     summary_path = report / SUMMARY_FILE

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import random
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -49,6 +50,7 @@ from canvas_ai_harness.load.options import parsed_option as _opt
 from canvas_ai_harness.load.prepare import Preparation
 from canvas_ai_harness.load.report import PROGRESS_PREFIX
 from canvas_ai_harness.load.state import World
+from canvas_ai_harness.load.supervise import HURRY_SIGNAL  # a second Ctrl-C: cut stopping short, keep the reports
 
 __all__ = ["Runtime", "World", "runtime"]
 
@@ -66,6 +68,14 @@ def runtime(environment: Environment) -> Runtime:
     return _RUNTIMES[id(environment)]
 
 
+def _hurry(signum: int, frame: object) -> None:
+    for rt in _RUNTIMES.values():
+        rt.hurry = True  # polled by every wait of stopping; nothing else is safe in a signal handler
+
+
+signal.signal(HURRY_SIGNAL, _hurry)  # at import: a worker forked from this process has it too
+
+
 # -- the runtime --------------------------------------------------------------------------------
 class Runtime(Preparation, Handout, CleanUp, Finish):
     """The load suite in one locust process: starts and stops the run; its parts do the rest."""
@@ -76,6 +86,8 @@ class Runtime(Preparation, Handout, CleanUp, Finish):
         self._read_behaviour()  # a worker has the master's options only now
         self.cleaned = False
         self.summary = None
+        self.stopping = self.hurry = False
+        self.inflight.reset()
         self.started = time.time()
         self.stopped_at = 0.0
         if self.role == "worker":
@@ -119,7 +131,14 @@ class Runtime(Preparation, Handout, CleanUp, Finish):
     # -- measures between processes -----------------------------------------------------------
     def report(self) -> dict[str, Any]:
         self.metrics.used_identities(self.seats.used)
+        self.metrics.stall_s = max(self.metrics.stall_s, self.inflight.stall(time.time()))
         return self.metrics.take()
+
+    def _on_user_error(self, user_instance: Any, exception: BaseException, tb: Any, **_kwargs: Any) -> None:
+        """A simulated user crashed: the load is not what was asked, so the run cannot pass."""
+        self.metrics.counters["user_crashed"] += 1
+        text = self.redact(f"{type(exception).__name__}: {exception}")  # redact first, then cut
+        self.metrics.record_error(f"{type(user_instance).__name__} crashed: {text[:200]}")
 
     def _on_report(self, client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
         if self.role == "worker":
@@ -133,8 +152,10 @@ class Runtime(Preparation, Handout, CleanUp, Finish):
     def _on_stopping(self, environment: Environment, **_kwargs: Any) -> None:
         if not self.stopped_at:
             self.stopped_at = time.time()  # the measured window ends here, before clean-up
+        self.stopping = True
         runner = environment.runner
         if not isinstance(runner, MasterRunner):
+            self._settle()
             return
         pending = {client.id for client in runner.clients.all}
         self._finals.clear()
@@ -143,11 +164,22 @@ class Runtime(Preparation, Handout, CleanUp, Finish):
         deadline = time.monotonic() + _opt(self.env, "cleanup_timeout") + 30
         while time.monotonic() < deadline:
             connected = {client.id for client in runner.clients.all}
-            if not (pending & connected) - self._finals:
+            if not (pending & connected) - self._finals or self.hurry:
                 break
             gevent.sleep(0.1)
         else:
             log.error("some workers did not report their last measures in time; the summary misses them")
+
+    def _settle(self) -> None:
+        """Give the requests still waiting up to ``--request-timeout`` to finish before the users stop.
+
+        A request answered now is counted as it came; one still waiting when its own timer ends is
+        a timeout, and one still waiting after this (a second Ctrl-C) is counted as a timeout when
+        its user is stopped.
+        """
+        deadline = time.monotonic() + float(_opt(self.env, "request_timeout")) + 5
+        while self.inflight.waiting() and not self.hurry and time.monotonic() < deadline:
+            gevent.sleep(0.05)
 
     def _on_drain(self, environment: Environment, msg: Any, **_kwargs: Any) -> None:
         runner = environment.runner
@@ -200,6 +232,7 @@ def _on_init(environment: Environment, **_kwargs: Any) -> None:
         (hooks.test_stop, rt._on_stop),
         (hooks.quitting, rt._on_quitting),
         (hooks.report_to_master, rt._on_report),
+        (hooks.user_error, rt._on_user_error),
         (hooks.worker_report, rt._on_worker_report),
     ]
     for hook, handler in handlers:

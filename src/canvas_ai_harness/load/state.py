@@ -24,6 +24,7 @@ from canvas_ai_harness.config import Target
 from canvas_ai_harness.load.behaviour import Behaviour
 from canvas_ai_harness.load.checks import ResponseChecker
 from canvas_ai_harness.load.identities import IdentityPool, Seats
+from canvas_ai_harness.load.inflight import InFlight
 from canvas_ai_harness.load.ledger import Ledger
 from canvas_ai_harness.load.metrics import Metrics
 from canvas_ai_harness.load.options import parsed_option as _opt
@@ -62,6 +63,9 @@ class RuntimeState:
         self.metrics = Metrics(self.role)
         self.seats = Seats()
         self.ledger = Ledger()
+        self.inflight = InFlight()
+        self.stopping = False  # users send nothing new once the run stops
+        self.hurry = False  # a second Ctrl-C: cut the waits of stopping (settling, clean-up) short
         self.checker = ResponseChecker()
         self.redact = Redactor()
         self.world: World | None = None

@@ -14,7 +14,11 @@ createConversation = 3000
 ```
 
 Without a file, ``DEFAULTS`` apply: no error and no contract violation allowed, nothing on
-latency. A file replaces the defaults. Whatever the file, a run that sent no request fails.
+latency. A file replaces the defaults. Whatever the file, a run fails (``RUN_RULES``) when it
+sent no request, when a request timed out or was redirected, when the target stopped answering
+for 90 % of a request timeout (throughput collapsed), when clean-up could not end a conversation,
+when a user waited for an identity, or when a simulated user crashed: a PASS means the harness
+saw the target behave, and none of these is something it saw.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.spec import load_spec
 
-__all__ = ["DEFAULTS", "Check", "Thresholds", "evaluate", "load_thresholds", "parse_thresholds"]
+__all__ = ["DEFAULTS", "Check", "Thresholds", "evaluate", "load_thresholds", "parse_thresholds", "run_rules"]
 
 _RATES = ("error_rate", "throttled_rate", "ai_unavailable_rate")
 _MAX_SCALARS = (*_RATES, "contract_violations", "time_to_first_reply_p95_ms")
@@ -57,14 +61,16 @@ class Check:
     limit: float
     measured: float | None
     passed: bool
-    bound: str  # "max" or "min"
+    bound: str  # "max" or "min" ("below": less than the limit)
     unit: str = ""
+    why: str = ""  # what a miss means, for the run rules
 
     def describe(self) -> str:
         shown = "nothing" if self.measured is None else f"{_number(self.measured)}{self.unit}"
-        relation = "at most" if self.bound == "max" else "at least"
+        relation = {"max": "at most", "min": "at least", "below": "below"}[self.bound]
         verdict = "ok" if self.passed else "MISSED"
-        return f"{verdict:6} {self.name}: measured {shown}, threshold {relation} {_number(self.limit)}{self.unit}"
+        line = f"{verdict:6} {self.name}: measured {shown}, threshold {relation} {_number(self.limit)}{self.unit}"
+        return f"{line}: {self.why}" if self.why and not self.passed else line
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -159,6 +165,7 @@ def evaluate(thresholds: Thresholds, summary: Mapping[str, Any]) -> list[Check]:
         "min_requests_per_second": totals.get("rps"),
     }
     checks = [Check("requests", 1, float(totals.get("requests", 0)), totals.get("requests", 0) >= 1, "min")]
+    checks += run_rules(summary)
     for name, limit in sorted(thresholds.scalars.items()):
         value = measured.get(name)
         bound = "min" if name in _MIN_SCALARS else "max"
@@ -170,4 +177,28 @@ def evaluate(thresholds: Thresholds, summary: Mapping[str, Any]) -> list[Check]:
     for (key, route), limit in sorted(thresholds.latency.items()):
         value = _route_figure(summary, route, key)
         checks.append(Check(f"{key}.{route}", limit, value, value is not None and value <= limit, "max", " ms"))
+    return checks
+
+
+def run_rules(summary: Mapping[str, Any]) -> list[Check]:
+    """The checks every run must pass whatever its thresholds file (the module's docstring)."""
+    totals = summary.get("totals", {})
+    timeout = summary.get("run", {}).get("request_timeout_s")
+    counts = [
+        ("timeouts", totals.get("timeout", 0), "requests the target did not answer within --request-timeout "
+         "or still waiting when the run ended"),
+        ("redirects", totals.get("redirect", 0), "redirects, never followed: an API route does not redirect"),
+        ("cleanup_failed", summary.get("cleanup", {}).get("failed", 0),
+         "conversations clean-up could not end (they are still open on the target)"),
+        ("identity_starved", summary.get("identities", {}).get("starved_waits", 0),
+         "users waited for an identity: the run had fewer users than asked (give more with --students)"),
+        ("users_crashed", summary.get("users", {}).get("crashed", 0),
+         "simulated users crashed: the load was not what was asked (see errors in summary.json)"),
+    ]  # fmt: skip
+    checks = [Check(name, 0, float(value), value == 0, "max", why=why) for name, value, why in counts]
+    if timeout:
+        stall = float(totals.get("stall_s", 0.0))
+        why = "throughput collapsed: the target stopped answering (requests waited that long and none was answered)"
+        limit = round(0.9 * float(timeout), 3)  # timers are not exact: a request timed out is "that long"
+        checks.append(Check("stall", limit, stall, stall < limit, "below", " s", why))
     return checks

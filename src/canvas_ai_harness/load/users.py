@@ -24,12 +24,14 @@ from urllib.parse import urlencode
 import gevent
 from locust import task
 from locust.contrib.fasthttp import FastHttpUser
+from locust.env import Environment
 from locust.exception import StopUser
 
 from canvas_ai_harness.canvas import answers, lifecycle
 from canvas_ai_harness.load.behaviour import compose_message, draw_turns, think_seconds
 from canvas_ai_harness.load.identities import Identity
-from canvas_ai_harness.load.outcomes import AI_UNAVAILABLE, CONTRACT, ERROR, OK, THROTTLED
+from canvas_ai_harness.load.options import parsed_option
+from canvas_ai_harness.load.outcomes import AI_UNAVAILABLE, CONTRACT, ERROR, OK, REDIRECT, THROTTLED, TIMEOUT
 from canvas_ai_harness.load.outcomes import outcome as outcome_of
 from canvas_ai_harness.load.runtime import Runtime, runtime
 
@@ -66,7 +68,14 @@ class CanvasUser(FastHttpUser):
     canvas_role = "student"
     insecure = False  # verify TLS: a staging Canvas has a real certificate
     connection_timeout = 10.0
-    network_timeout = 120.0  # an AI reply can take long under load; a timeout is an error
+    network_timeout = 60.0  # set from --request-timeout for each user
+    max_redirects = 0  # never follow a redirect (``call`` also asks for none)
+
+    def __init__(self, environment: Environment) -> None:
+        # FastHttpUser hands network_timeout to its client here, so it is set before.
+        self.request_timeout = float(parsed_option(environment, "request_timeout"))
+        self.network_timeout = self.request_timeout
+        super().__init__(environment)
 
     def on_start(self) -> None:
         self.rt: Runtime = runtime(self.environment)
@@ -103,16 +112,37 @@ class CanvasUser(FastHttpUser):
     ) -> Reply:
         """Send one request named by its operationId; record and classify what came back."""
         rt = self.rt
+        while rt.stopping:
+            gevent.sleep(0.5)  # the run is stopping: send nothing new (the user is stopped soon)
         data = None if message is None else json.dumps({"message": message}, ensure_ascii=False)
-        headers = self._headers if data is None else self._json_headers
-        with self.client.request(
-            method, path + self._query, name=operation, data=data, headers=headers, catch_response=True
-        ) as response:
+        headers = self._json_headers if data is not None else self._headers
+        sent = time.perf_counter()
+        waiting = rt.inflight.begin(time.time())
+        # The whole request within --request-timeout (network_timeout bounds each read only);
+        # locust turns the Timeout into the response's error.
+        timer = gevent.Timeout(self.request_timeout)
+        timer.start()
+        try:
+            context = self.client.request(
+                method, path + self._query, name=operation, data=data, headers=headers,
+                catch_response=True, allow_redirects=False,
+            )  # fmt: skip
+        except BaseException:  # the user was stopped while its request waited: counted, not lost
+            timer.close()
+            rt.inflight.end(waiting, time.time(), answered=False)
+            millis = (time.perf_counter() - sent) * 1000.0
+            rt.metrics.record(operation, millis, TIMEOUT, time.time())
+            rt.metrics.record_error(f"{operation}: still waiting when the run ended ({millis / 1000:.1f} s)")
+            raise
+        timer.close()
+        with context as response:
             status = response.status_code or 0
+            timed_out = status == 0 and _timed_out(getattr(response, "error", None))
+            rt.inflight.end(waiting, time.time(), answered=not timed_out)
             body = response.content or b""
             lower = _lower(response.headers) if status == 403 else None
             kind = answers.classify(status, lower or {}, body)
-            outcome = outcome_of(operation, status, kind)
+            outcome = outcome_of(operation, status, kind, timed_out=timed_out)
             problem = ""
             if outcome in (OK, AI_UNAVAILABLE) and self.rng.random() < rt.sample_rate:
                 problems = rt.checker.check(
@@ -121,7 +151,7 @@ class CanvasUser(FastHttpUser):
                 rt.metrics.record_contract(problems)
                 if problems:
                     outcome, problem = CONTRACT, problems[0]
-            millis = float(response.request_meta["response_time"])
+            millis = float(response.request_meta["response_time"] or (time.perf_counter() - sent) * 1000.0)
             rt.metrics.record(operation, millis, outcome, time.time())
             if outcome == OK:
                 response.success()
@@ -147,6 +177,15 @@ class CanvasUser(FastHttpUser):
             return "AI service unavailable: 503"
         if outcome == CONTRACT:
             return f"contract: {self.rt.redact(problem)[:300]}"
+        if outcome == TIMEOUT:
+            text = f"timeout: no answer within {self.request_timeout:g} s (--request-timeout)"
+            self.rt.metrics.record_error(f"{operation}: {text}")
+            return text
+        if outcome == REDIRECT:
+            # Where it pointed is not followed, and not printed either (a URL may carry a token).
+            text = f"redirect: HTTP {status}, not followed (an API route does not redirect)"
+            self.rt.metrics.record_error(f"{operation}: {text}")
+            return text
         if status == 0:
             error = getattr(response, "error", None)
             text = f"no response: {type(error).__name__ if error else 'connection failed'}"
@@ -156,6 +195,15 @@ class CanvasUser(FastHttpUser):
         self.rt.metrics.record_error(f"{operation}: {text} {detail}".strip())
         assert outcome == ERROR
         return text
+
+
+def _timed_out(error: BaseException | None) -> bool:
+    """Whether no answer came in time: our own timer, a read timeout, or one behind geventhttpclient's retries."""
+    while error is not None:
+        if isinstance(error, TimeoutError | gevent.Timeout):
+            return True
+        error = getattr(error, "original", None)
+    return False
 
 
 def _lower(headers: Any) -> dict[str, str]:

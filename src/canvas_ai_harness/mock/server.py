@@ -8,6 +8,8 @@ only then is ``mock/faults.py`` imported and the service wrapped.
 
 from __future__ import annotations
 
+import dataclasses
+
 from canvas_ai_harness.budgets import ConnectionLimits
 from canvas_ai_harness.config import Target
 from canvas_ai_harness.mock.app import create_app
@@ -40,4 +42,9 @@ class MockServer(UvicornServer):
 
     def target(self) -> Target:
         """A target describing this server's default world, every optional field filled."""
-        return default_target(self.url, self.service.profile.name)
+        target = default_target(self.url, self.service.profile.name)
+        if not self.service.extra_students:
+            return target
+        return dataclasses.replace(
+            target, tokens=dataclasses.replace(target.tokens, students=self.service.extra_students)
+        )

@@ -103,6 +103,7 @@ class MockConfig:
     unauthorized_status: int = 403  # older Canvas sites answer non-members 401
     record_calls: int = 10_000  # how many recent calls to keep; 0 keeps none
     faults: frozenset[str] = frozenset()  # tests only: deliberate contract breaks (mock/faults.py)
+    students: int = 0  # more students of the default course, for a target file's [tokens] students
 
 
 @dataclass(slots=True)
@@ -137,6 +138,9 @@ class CanvasService:
     def reset(self) -> None:
         """Back to the state at start: a fresh world, no conversations, empty buckets and call log."""
         self.world = self._world_factory()
+        course = 101  # --more-students join the default world's course (default_target's course_id)
+        wanted = self.config.students if course in self.world.courses else 0
+        self.extra_students = tuple(u.token for u in self.world.add_students(course, wanted, "mock-student"))
         self.store = ConversationStore(
             self.config.max_conversations, self.config.max_stored_bytes, self.config.max_transcript_bytes
         )

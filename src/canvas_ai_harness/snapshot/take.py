@@ -35,6 +35,7 @@ __all__ = ["FORMAT", "VERSION", "Side", "Snapshot", "read_side", "read_snapshot"
 FORMAT: Final = "canvas-ai-harness-snapshot"
 VERSION: Final = 1  # raise it whenever the script or the normal form changes what a step records
 _UNOBSERVED_KINDS: Final = frozenset({answers.AI_UNAVAILABLE, answers.DAILY_LIMIT, answers.THROTTLED})
+_OTHERS: Final = ("other_student", "teacher", "outsider", "admin")  # the identities besides the students
 PROFILE_STEP: Final = "deleteConversation/student-ends"  # its end message names the profile
 
 Echo = Callable[[str], None]
@@ -137,7 +138,7 @@ def target_facts(target: Target) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "host": "embedded mock" if target.source == "<mock>" else urlsplit(target.base_url).hostname,
         "declared_profile": target.profile,
-        "identities": sorted(k for k, v in _token_fields(target).items() if v),
+        "identities": sorted(k for k in (*target.tokens.student_pool, *_OTHERS) if target.tokens.of(k)),
     }
     for name in (
         "course_id",
@@ -152,10 +153,6 @@ def target_facts(target: Target) -> dict[str, Any]:
     ):
         facts[name] = getattr(target, name)
     return facts
-
-
-def _token_fields(target: Target) -> dict[str, str | None]:
-    return {name: getattr(target.tokens, name) for name in target.tokens.__dataclass_fields__}
 
 
 def write_snapshot(snapshot: Snapshot, path: Path) -> None:
