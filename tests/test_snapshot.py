@@ -417,3 +417,19 @@ def test_the_announced_cost_is_what_a_snapshot_of_a_faithful_canvas_costs(
     assert f" {sum(script_module.AI_CALLS.values())} AI calls" in done
     by_identity = ", ".join(f"{k} {v}" for k, v in sorted(script_module.AI_CALLS.items()))
     assert f"(AI calls by identity: {by_identity})" in done
+
+
+def test_a_snapshot_beyond_its_create_budget_records_what_it_could_not_run(tmp_path: Path) -> None:
+    full, short = tmp_path / "full.json", tmp_path / "short.json"
+    assert main(["snapshot", "--out", str(full)]) == EXIT_OK
+    assert main(["snapshot", "--out", str(short), "--max-creates", "1"]) == EXIT_OK
+    steps = json.loads(short.read_text("utf-8"))["steps"]
+    assert "skipped" not in steps["createConversation/student-creates"]
+    assert steps["createConversation/student-creates-again"]["incomplete"] is True
+    assert "needs the conversation" in steps["getConversation/teacher-shows-replaced"]["skipped"]
+    code, report = _diff(tmp_path, full, short)
+    assert (
+        code == EXIT_FAILED
+        and report["breaking"] == 0
+        and "createConversation/other-student-creates" in report["unobserved"]
+    )

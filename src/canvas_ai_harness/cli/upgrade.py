@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from canvas_ai_harness.cli.options import A_FILE, option, prefixed_option
+from canvas_ai_harness.cli.options import A_FILE, max_creates_option, option, prefixed_option
 
 __all__ = ["diff", "snapshot"]
 
@@ -27,12 +27,17 @@ A_SIDE = click.Path(dir_okay=False, path_type=Path)  # read (and refused with on
     help="Write the snapshot here.",
 )
 @option("seed", help="Seed of the embedded mock (its AI's words; a snapshot does not depend on them).")
-def snapshot(target: Path | None, out: Path, seed: int | None) -> int:
+@max_creates_option(
+    "Conversations the snapshot may create (it needs 4); 0: no limit. Default: none on the mock, 35 else."
+)
+def snapshot(target: Path | None, out: Path, seed: int | None, max_creates: int | None) -> int:
     """Record how a Canvas answers one fixed script of requests (no token is written)."""
     from canvas_ai_harness.exits import EXIT_OK
     from canvas_ai_harness.snapshot.run import run_snapshot
 
-    run_snapshot(target, out, seed, echo=lambda line: click.echo(f"snapshot: {line}", err=True))
+    run_snapshot(
+        target, out, seed, max_creates=max_creates, echo=lambda line: click.echo(f"snapshot: {line}", err=True)
+    )
     return EXIT_OK
 
 

@@ -26,10 +26,17 @@ __all__ = ["DiffResult", "run_diff", "run_snapshot"]
 Echo = Callable[[str], None]
 
 
-def run_snapshot(target: Path | None, out: Path, seed: int | None = None, *, echo: Echo | None = None) -> Snapshot:
+def run_snapshot(
+    target: Path | None,
+    out: Path,
+    seed: int | None = None,
+    *,
+    max_creates: int | None = None,
+    echo: Echo | None = None,
+) -> Snapshot:
     """Take a snapshot of the target (the embedded mock without one) and write it to ``out``."""
     _writable_dir(out.parent, f"--out {out}")  # before any request: a run's work is not lost to a bad path
-    snapshot = take_snapshot(None if target is None else str(target), seed, echo=echo)
+    snapshot = take_snapshot(None if target is None else str(target), seed, max_creates=max_creates, echo=echo)
     write_snapshot(snapshot, out)
     if echo is not None:
         echo(f"{snapshot.summary()} -> {out}")

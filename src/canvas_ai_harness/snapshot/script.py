@@ -13,9 +13,9 @@ judges. Every conversation the script creates is in the ledger, which the contra
 ``close()`` ends, also after Ctrl-C.
 
 Cost on a faithful Canvas: 72 requests, 4 creates (``CREATES``: 3 by the student, 1 by the
-other student) and 9 post_messages Canvas serves (8 in profile ``ended``). ``max_creates`` is the
-hook for a creates budget (``--max-creates``): a create beyond it, and every step that needs its
-conversation, is recorded as skipped (incomplete).
+other student) and 9 post_messages Canvas serves (8 in profile ``ended``). The client keeps the
+run's budgets (``--max-llm-calls``, ``--max-creates``): a create beyond them, and every step that
+needs its conversation, is recorded as skipped (incomplete).
 """
 
 from __future__ import annotations
@@ -75,11 +75,8 @@ class Script:
         ledger: Ledger,
         target: Target,
         normaliser: Normaliser,
-        *,
-        max_creates: int | None = None,
     ) -> None:
         self.client, self.ledger, self.target, self.normaliser = client, ledger, target, normaliser
-        self.max_creates = max_creates
         self.steps: dict[str, dict[str, Any]] = {}
         self.creates = 0
         self.ai_calls: Counter[str] = Counter()  # per identity: creates and post_messages Canvas served
@@ -174,8 +171,11 @@ class Script:
         earlier = self.create("student-creates-again", "student")
         latest = self.create("create-closes-previous", "student")
         self.with_conversation(earlier, "createConversation/student-creates-again", self.replaced)
-        self.get("getActiveConversation/after-second-create", "student", self.target.path(), conversation=latest)
-        self.with_conversation(latest, "createConversation/create-closes-previous", self.over_limit)
+        self.with_conversation(latest, "createConversation/create-closes-previous", self.latest)
+
+    def latest(self, cid: int) -> None:
+        self.get("getActiveConversation/after-second-create", "student", self.target.path(), conversation=cid)
+        self.over_limit(cid)
 
     def replaced(self, cid: int) -> None:
         answer = self.get("getConversation/teacher-shows-replaced", "teacher", self.target.path(cid), conversation=cid)
@@ -262,9 +262,6 @@ class Script:
     def create(self, scenario: str, identity: str) -> int | None:
         """A create step; the new conversation's id, or ``None`` when Canvas gave none."""
         key = f"createConversation/{scenario}"
-        if self.max_creates is not None and self._skipping is None and self.creates >= self.max_creates:
-            self.skip(key, f"the creates budget ({self.max_creates}) is spent", incomplete=True)
-            return None
         answer = self.send(key, identity, "POST", self.target.path())
         body = answer.json() if answer is not None else None
         cid = (

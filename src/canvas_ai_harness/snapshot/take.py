@@ -96,13 +96,15 @@ def take_snapshot(
     from canvas_ai_harness.contract.session import ContractSession, Settings
 
     started = time.monotonic()
-    settings = Settings(target_path=target_path, seed=seed, max_llm_calls=max_llm_calls, rate_limit=rate_limit)
+    settings = Settings(
+        target_path=target_path, seed=seed, max_llm_calls=max_llm_calls, max_creates=max_creates, rate_limit=rate_limit
+    )
     session = ContractSession.open(settings)
     try:
         if echo is not None:
             echo(f"will send {cost()}")
         normaliser = Normaliser(session.redactor)
-        script = Script(session.client, session.ledger, session.target, normaliser, max_creates=max_creates)
+        script = Script(session.client, session.ledger, session.target, normaliser)
         steps = script.run()
     finally:
         session.close()
