@@ -11,7 +11,15 @@ from canvas_ai_harness.cli import cli, main
 
 # A value that belongs to one command is CANVAS_AI_<COMMAND>_<FLAG>; one that means the same to
 # every command is CANVAS_AI_<FLAG>. check's load run reads the load command's variables.
-_PREFIXES = {"mock": ["MOCK"], "proxy": ["PROXY"], "load": ["LOAD"], "contract": [], "check": ["CHECK", "LOAD"]}
+_PREFIXES = {
+    "mock": ["MOCK"],
+    "proxy": ["PROXY"],
+    "load": ["LOAD"],
+    "contract": [],
+    "check": ["CHECK", "LOAD"],
+    "snapshot": ["SNAPSHOT"],
+    "diff": ["DIFF"],
+}
 _NAMED_OTHERWISE = {("load", "--mock-llm-latency-ms"): "CANVAS_AI_LOAD_MOCK_LATENCY"}
 
 
@@ -60,7 +68,7 @@ def test_an_option_several_commands_share_has_one_type_and_one_shared_variable()
         assert {param.envvar for _, param in shared[flag]} == {variable}, flag
 
 
-@pytest.mark.parametrize("command", ["contract", "check", "load"])
+@pytest.mark.parametrize("command", ["contract", "check", "load", "snapshot"])
 def test_a_missing_target_file_is_one_line_and_exit_2(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([command, "--target", "/nonexistent/target.toml"]) == 2
     err = capsys.readouterr().err

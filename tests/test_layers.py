@@ -91,6 +91,25 @@ def test_the_parts_import_one_another_not(module: str) -> None:
     assert _internal(IMPORTS[module]) & set(PARTS) <= {_layer(module)}
 
 
+# The snapshot reuses the contract suite's client and session (pacing, budget, redaction, cleanup), nothing else of it.
+SNAPSHOT_USES_OF_CONTRACT = frozenset({"client", "session", "ledger", "limits", "access"})
+
+
+@pytest.mark.parametrize("module", [m for m in IMPORTS if _layer(m) == "snapshot"])
+def test_the_snapshot_imports_the_contract_client_and_no_other_part(module: str) -> None:
+    names = IMPORTS[module]
+    assert not _internal(names) & {"load", "proxy", "fake", "cli", "check"}
+    from_contract = {n.split(".")[2] for n, _ in names if n.startswith("canvas_ai_harness.contract.")}
+    assert from_contract <= SNAPSHOT_USES_OF_CONTRACT
+    assert not any(n.startswith("canvas_ai_harness.mock") for n, lazy in names if not lazy)
+
+
+def test_only_the_cli_imports_the_snapshot() -> None:
+    importers = {m for m, names in IMPORTS.items() for n, _ in names if n.startswith("canvas_ai_harness.snapshot")}
+    assert {_layer(m) for m in importers} <= {"snapshot", "cli"}
+    assert any(_layer(m) == "cli" for m in importers)
+
+
 def test_only_a_request_for_faults_imports_the_faults() -> None:
     importers = {
         module: lazy

@@ -4,6 +4,7 @@
     cli/options.py    options several commands share, each declared once (load's from its table)
     cli/servers.py    ``mock`` and ``proxy``: serve until stopped
     cli/suites.py     ``contract``, ``load`` and ``check``: test a Canvas, exit with the verdict
+    cli/upgrade.py    ``snapshot`` and ``diff``: record a Canvas's answers, compare two records
 
 Exit codes (``exits.py``): 0 pass; 1 the target broke the contract or a threshold; 2 a usage or
 configuration error, a broken setup, or the target is unreachable; 3 the harness itself failed (its
@@ -20,6 +21,7 @@ import click
 from canvas_ai_harness import __version__
 from canvas_ai_harness.cli.servers import mock, proxy
 from canvas_ai_harness.cli.suites import check, contract, load
+from canvas_ai_harness.cli.upgrade import diff, snapshot
 from canvas_ai_harness.crash import write_traceback
 from canvas_ai_harness.errors import HarnessError
 from canvas_ai_harness.exits import EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -34,7 +36,7 @@ def cli() -> None:
     """Contract and load testing for the Canvas LMS AI Conversations API."""
 
 
-for _command in (mock, proxy, load, contract, check):
+for _command in (mock, proxy, load, contract, check, snapshot, diff):
     cli.add_command(_command)
 
 
