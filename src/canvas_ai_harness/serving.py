@@ -27,7 +27,15 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from canvas_ai_harness.budgets import ConnectionLimits
 from canvas_ai_harness.errors import ConfigError
 
-__all__ = ["BoundedHttpToolsProtocol", "ConnectionLimits", "UvicornServer", "bounded_protocol", "listen"]
+__all__ = [
+    "BoundedHttpToolsProtocol",
+    "ClientLeft",
+    "ConnectionLimits",
+    "UvicornServer",
+    "bounded_protocol",
+    "listen",
+    "read_body",
+]
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -306,3 +314,34 @@ class UvicornServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class ClientLeft(Exception):
+    """The client closed the connection (or was timed out) before its request body was complete."""
+
+
+async def read_body(headers: dict[str, str], receive: Any, limit: int) -> bytes | None:
+    """An ASGI request's body; ``None`` when it is over ``limit`` bytes (then read no further).
+
+    Raises ``ClientLeft`` when the client leaves before sending all of it. The mock and the
+    proxy both read bodies through it, each with its own budget.
+    """
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientLeft
+        if message["type"] != "http.request":
+            continue
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        if chunk:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from canvas_ai_harness.canvas import bodies
 from canvas_ai_harness.mock.service import ApiRequest, ApiResponse, CanvasService
+from canvas_ai_harness.serving import ClientLeft, read_body
 
 __all__ = ["create_app"]
 
@@ -34,36 +35,6 @@ def _headers(scope: Scope) -> dict[str, str]:
         if name not in headers:
             headers[name] = raw_value.decode("latin-1")
     return headers
-
-
-async def _read_body(headers: dict[str, str], receive: Receive, limit: int) -> bytes | None:
-    """The request body, or ``None`` when it is longer than ``limit`` bytes (read no further).
-
-    Raises ``_ClientDisconnected`` when the client leaves before the body is complete.
-    """
-    declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientDisconnected
-        if message["type"] != "http.request":
-            continue
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        if chunk:
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-class _ClientDisconnected(Exception):
-    """The client closed the connection while sending its body: there is no one to answer."""
 
 
 async def _send(response: ApiResponse, send: Send) -> None:
@@ -108,8 +79,8 @@ def create_app(service: CanvasService) -> Starlette:
             return
         headers = _headers(scope)
         try:
-            body = await _read_body(headers, receive, service.config.max_body_bytes)
-        except _ClientDisconnected:
+            body = await read_body(headers, receive, service.config.max_body_bytes)
+        except ClientLeft:
             return
         if body is None:
             # Answered before the body is read; the server discards the rest as it arrives (within

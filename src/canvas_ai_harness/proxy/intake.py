@@ -13,6 +13,8 @@ from typing import Final
 
 from starlette.types import Receive
 
+from canvas_ai_harness import serving
+
 __all__ = ["CLIENT_LEFT", "LEFT", "TOO_LARGE", "read_body", "too_large_answer"]
 
 TOO_LARGE: Final = "413 body too large (not forwarded)"  # the report's answer for a body over the budget
@@ -24,25 +26,10 @@ _JSON: Final = (b"content-type", b"application/json; charset=utf-8")
 async def read_body(headers: dict[str, str], receive: Receive, limit: int) -> bytes | None:
     """The request body; ``None`` when it is longer than ``limit`` bytes (then read no further);
     ``LEFT`` when the client left (or was timed out) before sending all of it."""
-    declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return LEFT
-        if message["type"] != "http.request":
-            break
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+    try:
+        return await serving.read_body(headers, receive, limit)
+    except serving.ClientLeft:
+        return LEFT
 
 
 def too_large_answer(limit: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
