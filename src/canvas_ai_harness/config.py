@@ -128,10 +128,28 @@ _TOKEN_KEYS = [f.name for f in fields(Tokens)]
 _REQUIRED = ("base_url", "course_id", "ai_experience_id")
 
 
-def _unknown(key: str, valid: list[str], where: str) -> ConfigError:
+def unknown_key(key: str, valid: list[str], where: str) -> ConfigError:
+    """The error for a key no file of ours takes: the closest valid key, and the list of them."""
     close = difflib.get_close_matches(key, valid, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return ConfigError(f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(valid)}")
+
+
+def read_toml(path: Path, name: str, missing: str) -> dict[str, Any]:
+    """The TOML file at ``path`` (``name`` in messages), or a ``ConfigError`` saying what to do.
+
+    ``missing`` is the fix when the file does not exist ("write one (README.md, ...)").
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{name} does not exist; {missing}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {name}: {exc}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
 
 
 def _expand(value: str, key: str, where: str, env: Mapping[str, str]) -> str:
@@ -177,7 +195,7 @@ def parse_target(data: Mapping[str, Any], source: str = "<memory>", env: Mapping
     where = source
     for key in data:
         if key not in _TOP_KEYS:
-            raise _unknown(key, _TOP_KEYS, where)
+            raise unknown_key(key, _TOP_KEYS, where)
     unset = _unset_variables(data, env)
     names = list(dict.fromkeys(name for _, name in unset))
     if len(names) > 1:  # all at once: a user should not discover them one run at a time
@@ -221,7 +239,7 @@ def parse_target(data: Mapping[str, Any], source: str = "<memory>", env: Mapping
         )
     for key in tokens_raw:
         if key not in _TOKEN_KEYS:
-            raise _unknown(key, _TOKEN_KEYS, f"{where} [tokens]")
+            raise unknown_key(key, _TOKEN_KEYS, f"{where} [tokens]")
     students = _students(tokens_raw.get("students", []), where, env)
     if "student" not in tokens_raw and not students:
         raise ConfigError(f'{where}: [tokens] needs student = "..." (a student of course {values["course_id"]})')
@@ -268,19 +286,11 @@ def _students(raw: Any, where: str, env: Mapping[str, str]) -> list[str]:
 def load_target(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Target:
     """Read and validate the target file at ``path``."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"target file {p} does not exist; write one (README.md, 'Target file') "
-            f"or use 'canvas-ai-harness mock --write-target {p}'"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read target file {p}: {exc}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
+    data = read_toml(
+        p,
+        f"target file {p}",
+        f"write one (README.md, 'Target file') or use 'canvas-ai-harness mock --write-target {p}'",
+    )
     return parse_target(data, str(p), env)
 
 

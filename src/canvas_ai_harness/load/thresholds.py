@@ -23,14 +23,13 @@ saw the target behave, and none of these is something it saw.
 
 from __future__ import annotations
 
-import difflib
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from canvas_ai_harness.config import read_toml, unknown_key
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.spec import load_spec
 
@@ -97,12 +96,6 @@ def _routes() -> list[str]:
     return [*sorted(set(ids)), _ALL]
 
 
-def _unknown(key: str, valid: list[str], where: str) -> ConfigError:
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ConfigError(f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(valid)}")
-
-
 def _value(raw: Any, key: str, where: str, *, rate: bool) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw) or raw < 0:
         raise ConfigError(f"{where}: {key} must be a number of at least 0, got {raw!r}")
@@ -123,25 +116,18 @@ def parse_thresholds(data: Mapping[str, Any], source: str = "<memory>") -> Thres
                 raise ConfigError(f"{source}: {key} must be a table, e.g. [{key}] then postMessage = 3000")
             for route, ms in raw.items():
                 if route not in routes:
-                    raise _unknown(route, routes, f"{source} [{key}]")
+                    raise unknown_key(route, routes, f"{source} [{key}]")
                 latency[(key, route)] = _value(ms, f"{key}.{route}", source, rate=False)
         elif key in valid:
             scalars[key] = _value(raw, key, source, rate=key in _RATES)
         else:
-            raise _unknown(key, valid, source)
+            raise unknown_key(key, valid, source)
     return Thresholds(scalars, latency, source)
 
 
 def load_thresholds(path: Path) -> Thresholds:
     """Read and validate a thresholds file."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"thresholds file {path} does not exist (format: README.md, 'Load suite')") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read thresholds file {path}: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    data = read_toml(path, f"thresholds file {path}", "write one (format: README.md, 'Load suite')")
     return parse_thresholds(data, str(path))
 
 

@@ -16,13 +16,12 @@ unknown key names the valid ones, a missing ``reason`` names the entry.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from canvas_ai_harness.config import read_toml, unknown_key
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.snapshot.diff import Comparison
 
@@ -41,17 +40,11 @@ class Allowance:
         return fnmatch.fnmatchcase(difference_id, self.difference)
 
 
-def _unknown(key: str, valid: list[str], where: str) -> ConfigError:
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ConfigError(f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(valid)}")
-
-
 def parse_allowances(data: dict[str, Any], where: str) -> list[Allowance]:
     """Validate an allow file already parsed from TOML."""
     for key in data:
         if key not in _TOP_KEYS:
-            raise _unknown(key, _TOP_KEYS, where)
+            raise unknown_key(key, _TOP_KEYS, where)
     entries = data.get("allow", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ConfigError(f'{where}: allow must be a list of tables; write [[allow]] then difference = "..."')
@@ -60,7 +53,7 @@ def parse_allowances(data: dict[str, Any], where: str) -> list[Allowance]:
         here = f"{where} [[allow]] #{number}"
         for key in entry:
             if key not in _ENTRY_KEYS:
-                raise _unknown(key, _ENTRY_KEYS, here)
+                raise unknown_key(key, _ENTRY_KEYS, here)
         for key in _ENTRY_KEYS:
             value = entry.get(key)
             if not isinstance(value, str) or not value.strip():
@@ -70,16 +63,7 @@ def parse_allowances(data: dict[str, Any], where: str) -> list[Allowance]:
 
 
 def load_allow_file(path: Path) -> list[Allowance]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"--allow {path} does not exist; write one (README.md, 'Before an upgrade')") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--allow {path}: cannot read it ({exc})") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"--allow {path}: not valid TOML: {exc}") from exc
+    data = read_toml(path, f"--allow {path}", "write one (README.md, 'Before an upgrade')")
     return parse_allowances(data, str(path))
 
 
