@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
@@ -292,6 +293,15 @@ class UvicornServer:
                 self._thread.join(timeout=30)
         with contextlib.suppress(OSError):
             self._socket.close()
+
+    @staticmethod
+    def stop_all(servers: Iterable[UvicornServer]) -> None:
+        """Stop several servers at once: each takes ~0.2 s to shut down, and they do it side by side."""
+        servers = list(servers)
+        for server in servers:
+            server._server.should_exit = True
+        for server in servers:
+            server.stop()
 
     def abort(self) -> None:
         """Stop answering at once, as a crashed server does: refuse new connections, reset open ones.
