@@ -20,8 +20,7 @@ from canvas_ai_harness.contract.session import ContractSession
 from canvas_ai_harness.mock import ApiRequest, ApiResponse, CanvasService, MockConfig, default_target
 from canvas_ai_harness.mock.faults import faulty_service
 from canvas_ai_harness.mock.world import STUDENT_TOKEN
-
-Bend = Callable[[ApiRequest, ApiResponse], None]
+from fixtures.services import Bend, transport_to
 
 
 @pytest.fixture
@@ -32,23 +31,8 @@ def canvas() -> Iterator[Callable[..., Canvas]]:
     def build(bend: Bend | None = None, faults: frozenset[str] = frozenset()) -> Canvas:
         service = faulty_service(MockConfig(seed=1, faults=faults)) if faults else CanvasService(MockConfig(seed=1))
 
-        def handle(request: httpx.Request) -> httpx.Response:
-            api = ApiRequest(
-                request.method,
-                request.url.path,
-                request.url.query.decode(),
-                {k.lower(): v for k, v in request.headers.items()},
-                request.content,
-            )
-            answer = service.respond(api, sleep=None)
-            if bend is not None:
-                bend(api, answer)
-            return httpx.Response(
-                answer.status, headers={**answer.headers, "content-type": answer.content_type}, content=answer.body
-            )
-
         session = ContractSession(Settings(seed=1), default_target("http://canvas.test"), is_mock=True)
-        session.client.http = httpx.Client(transport=httpx.MockTransport(handle))
+        session.client.http = httpx.Client(transport=transport_to(service, bend))
         sessions.append(session)
         return Canvas(session)
 

@@ -26,27 +26,9 @@ from canvas_ai_harness.contract.scenario import Canvas
 from canvas_ai_harness.mock import ApiRequest, ApiResponse, CanvasService, MockConfig, default_target
 from canvas_ai_harness.mock.faults import FAULTS
 from fixtures.generation import SLOW_OK
+from fixtures.services import Bend, transport_to
 
-Bend = Callable[[ApiRequest, ApiResponse], None]
 A_TURN = "Plants make sugar from light."
-
-
-def _in_process(service: CanvasService, bend: Bend | None) -> httpx.MockTransport:
-    def handle(request: httpx.Request) -> httpx.Response:
-        api = ApiRequest(
-            request.method,
-            request.url.path,
-            request.url.query.decode(),
-            {k.lower(): v for k, v in request.headers.items()},
-            request.content,
-        )
-        answer = service.respond(api, sleep=None)
-        if bend is not None:
-            bend(api, answer)
-        headers = {**answer.headers, "content-type": answer.content_type}
-        return httpx.Response(answer.status, headers=headers, content=answer.body)
-
-    return httpx.MockTransport(handle)
 
 
 @pytest.fixture
@@ -57,7 +39,7 @@ def synthetic() -> Iterator[Callable[..., Canvas]]:
     def build(bend: Bend | None = None, **options: Any) -> Canvas:
         config = MockConfig(**{"seed": 1, **options})
         session = ContractSession(Settings(seed=1), default_target("http://canvas.test", config.profile), is_mock=True)
-        session.client.http = httpx.Client(transport=_in_process(CanvasService(config), bend))
+        session.client.http = httpx.Client(transport=transport_to(CanvasService(config), bend))
         sessions.append(session)
         return Canvas(session)
 
