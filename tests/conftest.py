@@ -9,4 +9,5 @@ pytest_plugins = [
     "fixtures.contract",
     "fixtures.signals",
     "fixtures.generation",
+    "fixtures.browser",
 ]

@@ -19,6 +19,7 @@ LOWER = (
     "crash",
     "errors",
     "exits",
+    "htmlreport",
     "interrupts",
     "preflight",
     "redact",
