@@ -1,8 +1,10 @@
 """The spec-checking proxy as an ASGI app: check each request, forward it, check the answer.
 
-``Proxy`` reads a whole request, validates it with ``SpecValidator``, forwards it through one
-pooled ``httpx.AsyncClient`` and sends the upstream's status, headers and body back unchanged
-(hop-by-hop headers aside: they describe a connection, not the message). Bodies are small
+``Proxy`` reads a whole request, validates it with ``SpecValidator``, forwards it through a pool
+of kept-alive HTTP/1.1 connections (``upstream.UpstreamPool``) and sends the upstream's status,
+headers and body back unchanged (hop-by-hop headers aside: they describe a connection, not the
+message). The answer goes to the client before it is checked and recorded: the checks cost the
+client no time, and the exchange is recorded in the same step, so none is lost at the stop. Bodies are small
 JSON documents, so nothing is streamed: buffering keeps the checks simple and costs nothing
 measurable, and it is bounded: a body over ``max_body_bytes`` is not read whole but answered 413
 by the proxy itself and not forwarded (the server drops the rest as it arrives). A body within
@@ -28,8 +30,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -47,10 +49,7 @@ from canvas_ai_harness.canvas.requests import (
 )
 from canvas_ai_harness.proxy.intake import CLIENT_LEFT, LEFT, TOO_LARGE, read_body, too_large_answer
 from canvas_ai_harness.proxy.observe import (
-    REFUSED,
-    RESET,
     STOPPED_WAITING,
-    TIMEOUT,
     UPSTREAM_ERROR,
     Exchange,
     answer_kind,
@@ -58,10 +57,11 @@ from canvas_ai_harness.proxy.observe import (
     digest,
 )
 from canvas_ai_harness.proxy.report import ConformanceReport, write_report
+from canvas_ai_harness.proxy.upstream import UpstreamFailure, UpstreamPool
 from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.validation import Operation, SpecValidator, Violation
 
-__all__ = ["CONTROL_PREFIX", "DEFAULT_UPSTREAM_TIMEOUT_S", "Proxy", "ProxyConfig", "create_app", "upstream_failure"]
+__all__ = ["CONTROL_PREFIX", "DEFAULT_UPSTREAM_TIMEOUT_S", "Proxy", "ProxyConfig", "create_app"]
 
 log = logging.getLogger("canvas_ai_harness.proxy")
 
@@ -81,6 +81,7 @@ _HOP_BY_HOP: Final = frozenset(
         b"upgrade",
     }
 )
+_FRAMING: Final = frozenset({b"host", b"content-length"})  # the pool writes both for the upstream
 _SETTLE_S: Final = 1.0  # at the stop, how long cancelled requests get to record themselves
 _JSON: Final = [(b"content-type", b"application/json; charset=utf-8")]
 
@@ -116,10 +117,8 @@ class Proxy:
         self.redactor = Redactor(config.secrets)
         self.report = ConformanceReport(config.upstream.rstrip("/"), config.strict, self.redactor)
         self._on_limit = on_limit
-        base = httpx.URL(config.upstream.rstrip("/"))
-        self._base = base
-        self._prefix = base.raw_path.rstrip(b"/")
-        self._client: httpx.AsyncClient | None = None
+        self._prefix = (urlsplit(config.upstream).path or "/").rstrip("/").encode()
+        self._pool: UpstreamPool | None = None
         self._clients: dict[str, str] = {}  # token -> "client-N"; never written anywhere
         self._seq = 0
         self._waiting = 0  # requests waiting for the upstream
@@ -131,16 +130,11 @@ class Proxy:
         self._clients.clear()
         self._seq = 0
 
-    def _http(self) -> httpx.AsyncClient:
+    def _upstream(self) -> UpstreamPool:
         # Created on first use so that it belongs to the serving event loop.
-        if self._client is None:
-            limits = httpx.Limits(
-                max_connections=self.config.max_connections, max_keepalive_connections=self.config.max_connections
-            )
-            self._client = httpx.AsyncClient(
-                timeout=self.config.timeout_s, limits=limits, follow_redirects=False, trust_env=False
-            )
-        return self._client
+        if self._pool is None:
+            self._pool = UpstreamPool(self.config.upstream, self.config.timeout_s, self.config.max_connections)
+        return self._pool
 
     async def aclose(self) -> None:
         """Close the upstream connections, finish the report and write it if a path was given.
@@ -151,9 +145,9 @@ class Proxy:
         deadline = time.monotonic() + _SETTLE_S
         while self._waiting and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
         self.report.finish()
         if self.config.report_path is not None:
             write_report(self.report, self.config.report_path)
@@ -227,12 +221,10 @@ class Proxy:
                     out_status, out_headers, out_body = await self._forward(scope, method, body)
                 finally:
                     self._waiting -= 1  # and, in the same step, the handler below records how it ended
-            except httpx.HTTPError as exc:
-                failure = upstream_failure(exc)
-                message = (
-                    f"canvas-ai-harness proxy: no answer from {self.config.upstream}: {failure} ({type(exc).__name__})"
-                )
-                log.warning("#%d %s %s: the upstream failed: %s (%s)", seq, method, path, failure, type(exc).__name__)
+            except UpstreamFailure as exc:
+                failure = exc.kind
+                message = f"canvas-ai-harness proxy: no answer from {self.config.upstream}: {failure} ({exc.reason})"
+                log.warning("#%d %s %s: the upstream failed: %s (%s)", seq, method, path, failure, exc.reason)
                 await _send(send, 502, _JSON, json.dumps({"error": message}).encode())
                 account(None, UPSTREAM_ERROR, failure=failure)
             except asyncio.CancelledError:  # the proxy is stopping while the upstream has not answered
@@ -242,19 +234,23 @@ class Proxy:
                     await _send(send, 502, _JSON, json.dumps({"error": message}).encode())
                 return
             else:
-                lower = _header_dict(out_headers)
-                decoded = _decoded_body(lower, out_body)
-                readable = out_body if decoded is None else decoded
-                kind = answer_kind(out_status, lower, readable)
-                response_problems: list[Violation] = []
-                created_id: str | None = None
-                if operation is not None:
-                    string_ids = bodies.CANVAS_STRING_IDS in headers.get("accept", "")
-                    response_problems = self._check_response(operation, out_status, out_headers, decoded, string_ids)
-                    if operation.operation_id == routes.CREATE and kind == answers.OK:
-                        created_id = _conversation_id(decoded)
-                await _send(send, out_status, out_headers, out_body)
-                account(out_status, answer_label(out_status, kind, readable), kind, response_problems, created_id)
+                # The client has its answer first; checking and recording it cost the client nothing,
+                # and it is recorded even if the stop cancels the send (a client not reading).
+                try:
+                    await _send(send, out_status, out_headers, out_body)
+                finally:
+                    lower = _header_dict(out_headers)
+                    decoded = _decoded_body(lower, out_body)
+                    readable = out_body if decoded is None else decoded
+                    kind = answer_kind(out_status, lower, readable)
+                    response_problems: list[Violation] = []
+                    created_id: str | None = None
+                    if operation is not None:
+                        string_ids = bodies.CANVAS_STRING_IDS in headers.get("accept", "")
+                        response_problems = self._check_response(operation, out_status, lower, decoded, string_ids)
+                        if operation.operation_id == routes.CREATE and kind == answers.OK:
+                            created_id = _conversation_id(decoded)
+                    account(out_status, answer_label(out_status, kind, readable), kind, response_problems, created_id)
         limit = self.config.max_requests
         if limit is not None and self.report.requests >= limit and self._on_limit is not None:
             self._on_limit()
@@ -262,35 +258,27 @@ class Proxy:
     async def _forward(self, scope: Scope, method: str, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         raw_path: bytes = scope["raw_path"] or scope["path"].encode()
         query: bytes = scope["query_string"]
-        url = self._base.copy_with(raw_path=self._prefix + raw_path + (b"?" + query if query else b""))
-        headers = [(k, v) for k, v in _end_to_end(scope["headers"]) if k.lower() != b"host"]
-        if any(k.lower() == b"transfer-encoding" for k, _ in scope["headers"]):
-            # The body was chunked; it goes on whole, so it gets a length.
-            headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
-            headers.append((b"content-length", str(len(body)).encode()))
-        request = httpx.Request(method, url, headers=headers, content=body)
-        response = await self._http().send(request, stream=True)
-        try:
-            raw = b"".join([chunk async for chunk in response.aiter_raw()])
-        finally:
-            await response.aclose()
-        out = _end_to_end(response.headers.raw)
+        target = self._prefix + raw_path + (b"?" + query if query else b"")
+        # The body goes on whole (even one that came chunked), so the pool writes its length.
+        headers = [(k, v) for k, v in _end_to_end(scope["headers"]) if k.lower() not in _FRAMING]
+        answer = await self._upstream().request(method.encode("ascii"), target, headers, body)
+        out = _end_to_end(answer.headers)
         if not any(k.lower() == b"content-length" for k, _ in out):
-            out.append((b"content-length", str(len(raw)).encode()))
-        return response.status_code, out, raw
+            out.append((b"content-length", str(len(answer.body)).encode()))
+        return answer.status, out, answer.body
 
     def _check_response(
         self,
         operation: Operation,
         status: int,
-        headers: list[tuple[bytes, bytes]],
+        headers: dict[str, str],
         body: bytes | None,
         string_ids: bool,
     ) -> list[Violation]:
         if body is None:
             return [Violation("body", "compressed with an encoding the proxy cannot read; body not checked", "body")]
         validator = self.validator.with_string_ids() if string_ids else self.validator
-        return validator.validate_response(operation.operation_id, status, _header_dict(headers), body)
+        return validator.validate_response(operation.operation_id, status, headers, body)
 
     def _client_label(self, headers: dict[str, str], query: str, body: bytes) -> str:
         """A stable label per token; the token itself stays in memory only, for redaction.
@@ -316,15 +304,6 @@ class Proxy:
 async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def upstream_failure(exc: httpx.HTTPError) -> str:
-    """How the upstream failed to answer: ``refused``, ``timeout`` or ``reset`` (the connection broke)."""
-    if isinstance(exc, httpx.TimeoutException):
-        return TIMEOUT
-    if isinstance(exc, httpx.ConnectError):
-        return REFUSED
-    return RESET
 
 
 def _end_to_end(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
