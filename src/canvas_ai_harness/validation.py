@@ -83,6 +83,7 @@ class SpecValidator:
         self._fast_registry: Any = None
         # id(schema) -> (the schema, kept alive so that its id stays its own; its compiled validator)
         self._param_validators: dict[int, tuple[Mapping[str, Any], Any]] = {}
+        self._derefs: dict[tuple[int, str], tuple[dict[str, Any], tuple[dict[str, Any], str]]] = {}
         self._routes: list[_Route] = []
         self._by_id: dict[str, tuple[str, str, dict[str, Any]]] = {}
         self._path_parameters: dict[str, list[dict[str, Any]]] = {}
@@ -304,13 +305,20 @@ class SpecValidator:
 
     # -- schema machinery ---------------------------------------------------------------------
     def _deref(self, node: dict[str, Any], pointer: str = "") -> tuple[dict[str, Any], str]:
-        """Follow local ``$ref``s; return the object and its JSON pointer in the spec."""
-        seen = 0
+        """Follow local ``$ref``s; return the object and its JSON pointer in the spec (each found once)."""
+        if "$ref" not in node:
+            return node, pointer
+        key = (id(node), pointer)
+        known = self._derefs.get(key)
+        if known is not None and known[0] is node:
+            return known[1]
+        start, seen = node, 0
         while "$ref" in node and seen < 16:
             ref = node["$ref"]
             pointer = ref[1:] if ref.startswith("#") else ref
             node = self._resolve(pointer)
             seen += 1
+        self._derefs[key] = (start, (node, pointer))  # the node is kept, so that its id stays its own
         return node, pointer
 
     def _resolve(self, pointer: str) -> dict[str, Any]:

@@ -61,7 +61,7 @@ from canvas_ai_harness.proxy.upstream import UpstreamFailure, UpstreamPool
 from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.validation import Operation, SpecValidator, Violation
 
-__all__ = ["CONTROL_PREFIX", "DEFAULT_UPSTREAM_TIMEOUT_S", "Proxy", "ProxyConfig", "create_app"]
+__all__ = ["CONTROL_PREFIX", "DEFAULT_UPSTREAM_TIMEOUT_S", "HELD_HEAD", "Proxy", "ProxyConfig", "create_app"]
 
 log = logging.getLogger("canvas_ai_harness.proxy")
 
@@ -82,6 +82,7 @@ _HOP_BY_HOP: Final = frozenset(
     }
 )
 _FRAMING: Final = frozenset({b"host", b"content-length"})  # the pool writes both for the upstream
+HELD_HEAD: Final = "canvas_ai_harness.held_head"  # the scope extension that holds a head for one write
 _SETTLE_S: Final = 1.0  # at the stop, how long cancelled requests get to record themselves
 _JSON: Final = [(b"content-type", b"application/json; charset=utf-8")]
 
@@ -237,7 +238,7 @@ class Proxy:
                 # The client has its answer first; checking and recording it cost the client nothing,
                 # and it is recorded even if the stop cancels the send (a client not reading).
                 try:
-                    await _send(send, out_status, out_headers, out_body)
+                    await _send(send, out_status, out_headers, out_body, scope.get("extensions", {}).get(HELD_HEAD))
                 finally:
                     lower = _header_dict(out_headers)
                     decoded = _decoded_body(lower, out_body)
@@ -301,8 +302,16 @@ class Proxy:
         return label
 
 
-async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, held: Any = None) -> None:
+    """Send a whole response; with ``held`` (``server.HeldHead``), its head and body go out in one write."""
+    if held is None or not body:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+    else:
+        held.arm()
+        try:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+        finally:
+            held.disarm()
     await send({"type": "http.response.body", "body": body})
 
 
