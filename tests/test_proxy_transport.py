@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import socket
+import ssl
 import struct
+import subprocess
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -22,7 +26,7 @@ import pytest
 
 from canvas_ai_harness.proxy import ProxyConfig, ProxyServer
 from canvas_ai_harness.proxy.upstream import UpstreamFailure, UpstreamPool
-from fixtures.proxy import BASE
+from fixtures.proxy import BASE, Proxied, Scripted
 
 T = TypeVar("T")
 WAIT = 30.0  # seconds: bounds a hang, not a speed check
@@ -118,11 +122,16 @@ def raw_upstream(upstream: RawUpstream) -> Iterator[RawUpstream]:
             thread.join(WAIT)
 
 
-def run(coroutine_function: Callable[[UpstreamPool], Awaitable[T]], url: str, max_connections: int = 10) -> T:
+def run(
+    coroutine_function: Callable[[UpstreamPool], Awaitable[T]],
+    url: str,
+    max_connections: int = 10,
+    tls: ssl.SSLContext | None = None,
+) -> T:
     """Run ``coroutine_function(pool)`` on a fresh event loop with a pool to ``url``, then close it."""
 
     async def main() -> T:
-        pool = UpstreamPool(url, WAIT, max_connections)
+        pool = UpstreamPool(url, WAIT, max_connections, tls)
         try:
             return await coroutine_function(pool)
         finally:
@@ -370,3 +379,47 @@ def test_an_answer_cut_short_by_a_close_is_a_reset_on_a_fresh_connection() -> No
     with raw_upstream(upstream), pytest.raises(UpstreamFailure) as failure:
         run(get, upstream.url)
     assert failure.value.kind == "reset" and "mid-body" in failure.value.reason
+
+
+def test_an_https_upstream_is_spoken_to_over_tls_and_its_certificate_checked(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate for 127.0.0.1")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=WAIT,
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+
+    def script(connection: socket.socket, index: int) -> None:
+        with contextlib.suppress(ssl.SSLError), server.wrap_socket(connection, server_side=True) as tls:
+            buffer = bytearray()
+            while read_request(tls, buffer) is not None:
+                tls.sendall(EMPTY)
+
+    trusting = ssl.create_default_context(cafile=str(cert))
+
+    async def twice(pool: UpstreamPool) -> list[tuple[int, bytes]]:
+        return [await get(pool), await get(pool)]
+
+    with raw_upstream(RawUpstream(script)) as upstream:
+        https = upstream.url.replace("http://", "https://")
+        answers = run(twice, https, tls=trusting)
+        with pytest.raises(UpstreamFailure) as untrusted:  # the default trust store does not know it
+            run(get, https)
+    assert answers == [(200, b"{}"), (200, b"{}")] and upstream.connections == 2  # one kept alive, one refused
+    assert untrusted.value.kind == "refused" and "CERTIFICATE_VERIFY_FAILED" in untrusted.value.reason
+
+
+def test_a_redirect_passes_through_unfollowed(scripted: tuple[Scripted, Proxied]) -> None:
+    upstream, proxied = scripted
+    upstream.answer(302, b"", [(b"location", b"https://canvas.example/login"), (b"content-length", b"0")])
+    response = proxied.http.get(BASE, headers=STUDENT)
+    assert response.status_code == 302 and response.headers["location"] == "https://canvas.example/login"
+    assert len(upstream.received) == 1 and proxied.report.answers["302"] == 1

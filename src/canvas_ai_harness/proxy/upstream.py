@@ -88,7 +88,10 @@ class _Connection:
 class UpstreamPool:
     """Kept-alive HTTP/1.1 connections to one upstream (``http://`` or ``https://``)."""
 
-    def __init__(self, upstream: str, timeout_s: float, max_connections: int) -> None:
+    def __init__(
+        self, upstream: str, timeout_s: float, max_connections: int, tls: ssl.SSLContext | None = None
+    ) -> None:
+        """``tls``: the context for an ``https://`` upstream (default: httpx's trust store, certifi)."""
         parts = urlsplit(upstream)
         self._tls = parts.scheme == "https"
         self.host = parts.hostname or "127.0.0.1"
@@ -99,7 +102,7 @@ class UpstreamPool:
         self.timeout_s = timeout_s
         self._slots = asyncio.Semaphore(max_connections)
         self._idle: collections.deque[_Connection] = collections.deque()
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = tls
         self._open: set[_Connection] = set()
 
     async def request(self, method: bytes, target: bytes, headers: RawHeaders, body: bytes) -> Answer:
