@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from canvas_ai_harness.proxy import ProxyConfig, ProxyServer
+from canvas_ai_harness.proxy import upstream as upstream_module
 from canvas_ai_harness.proxy.upstream import UpstreamFailure, UpstreamPool
 from fixtures.proxy import BASE, Proxied, Scripted
 
@@ -183,6 +184,31 @@ def test_kept_alive_connections_are_reused_one_request_after_another() -> None:
         answers = run(five, upstream.url)
     assert answers == [(200, b"{}")] * 5
     assert upstream.connections == 1 and len(upstream.requests) == 5
+
+
+def test_an_expired_idle_connection_is_closed_not_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(upstream_module, "IDLE_EXPIRY_S", -1.0)  # every idle connection has expired
+    ended: list[int] = []
+    two_ended = threading.Event()
+
+    def script(connection: socket.socket, index: int) -> None:
+        buffer = bytearray()
+        while read_request(connection, buffer) is not None:
+            connection.sendall(EMPTY)
+        ended.append(index)  # the pool closed this connection
+        if len(ended) == 2:
+            two_ended.set()
+
+    upstream = RawUpstream(script)
+
+    async def three(pool: UpstreamPool) -> tuple[list[tuple[int, bytes]], bool]:
+        answers = [await get(pool) for _ in range(3)]
+        return answers, await asyncio.to_thread(two_ended.wait, WAIT)  # closed while the pool is still open
+
+    with raw_upstream(upstream):
+        answers, closed = run(three, upstream.url)
+    assert answers == [(200, b"{}")] * 3 and closed
+    assert upstream.connections == 3 and sorted(ended)[:2] == [1, 2]
 
 
 def test_the_request_carries_host_and_its_body_length() -> None:

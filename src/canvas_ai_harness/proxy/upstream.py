@@ -146,8 +146,12 @@ class UpstreamPool:
             return answer
         finally:
             if keep:
-                connection.idle_since = time.monotonic()
-                self._idle.append(connection)
+                connection.idle_since = now = time.monotonic()
+                idle = self._idle
+                while idle and now - idle[0].idle_since > IDLE_EXPIRY_S:  # the oldest: closed, not left to linger
+                    self._open.discard(stale := idle.popleft())
+                    stale.close()
+                idle.append(connection)
             else:
                 self._open.discard(connection)
                 connection.close()
