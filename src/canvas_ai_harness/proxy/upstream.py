@@ -121,11 +121,14 @@ class UpstreamPool:
             raise UpstreamFailure(TIMEOUT, f"no answer within {self.timeout_s:g} s") from None
 
     async def aclose(self) -> None:
-        """Close every connection, idle or busy."""
-        for connection in list(self._open):
-            connection.close()
+        """Close every connection, idle or busy, and wait until they are closed."""
+        connections = list(self._open)
         self._open.clear()
         self._idle.clear()
+        for connection in connections:
+            connection.writer.transport.abort()  # nothing worth sending is left: do not wait to flush
+        if connections:
+            await asyncio.wait([asyncio.ensure_future(c.writer.wait_closed()) for c in connections], timeout=1.0)
 
     # -- one exchange on one connection -------------------------------------------------------
     async def _exchange(self, head: bytes, body: bytes, method: bytes, reuse: bool) -> Answer:
