@@ -24,8 +24,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import time
-import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +48,7 @@ from canvas_ai_harness.canvas.requests import (
     request_tokens,
 )
 from canvas_ai_harness.proxy.intake import CLIENT_LEFT, LEFT, TOO_LARGE, read_body, too_large_answer
+from canvas_ai_harness.proxy.message import decoded_body, end_to_end, header_dict
 from canvas_ai_harness.proxy.observe import (
     STOPPED_WAITING,
     UPSTREAM_ERROR,
@@ -67,20 +68,6 @@ log = logging.getLogger("canvas_ai_harness.proxy")
 
 CONTROL_PREFIX: Final = "/__proxy__"
 DEFAULT_UPSTREAM_TIMEOUT_S: Final = 60.0  # an AI call takes seconds; a minute without an answer is a hang
-# RFC 9110 section 7.6.1: these describe one connection and are never forwarded.
-_HOP_BY_HOP: Final = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
 _FRAMING: Final = frozenset({b"host", b"content-length"})  # the pool writes both for the upstream
 HELD_HEAD: Final = "canvas_ai_harness.held_head"  # the scope extension that holds a head for one write
 _SETTLE_S: Final = 1.0  # at the stop, how long cancelled requests get to record themselves
@@ -123,6 +110,9 @@ class Proxy:
         self._clients: dict[str, str] = {}  # token -> "client-N"; never written anywhere
         self._seq = 0
         self._waiting = 0  # requests waiting for the upstream
+        # Answers sent (or being sent) and not yet recorded; settle() waits for none, from another thread.
+        self._recording = 0
+        self._recorded = threading.Condition()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def reset(self) -> None:
@@ -153,6 +143,15 @@ class Proxy:
         if self.config.report_path is not None:
             write_report(self.report, self.config.report_path)
 
+    def settle(self, timeout: float) -> bool:
+        """Wait (from another thread) until every answer sent has been recorded; ``False`` on timeout.
+
+        An answer goes to its client before it is checked and recorded, so a client that reads
+        the report as soon as it has its answer could otherwise miss its own exchange.
+        """
+        with self._recorded:
+            return self._recorded.wait_for(lambda: self._recording == 0, timeout)
+
     # -- one request --------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -162,7 +161,7 @@ class Proxy:
         seq = self._seq
         method: str = scope["method"]
         query = scope["query_string"].decode("latin-1")
-        headers = _header_dict(scope["headers"])
+        headers = header_dict(scope["headers"])
         read = await read_body(headers, receive, self.config.max_body_bytes)
         # Not read whole (over the budget, or the client left mid-body): not checked, not forwarded.
         too_large, left = read is None, read is LEFT
@@ -235,35 +234,60 @@ class Proxy:
                     await _send(send, 502, _JSON, json.dumps({"error": message}).encode())
                 return
             else:
-                # The client has its answer first; checking and recording it cost the client nothing,
-                # and it is recorded even if the stop cancels the send (a client not reading).
-                try:
-                    await _send(send, out_status, out_headers, out_body, scope.get("extensions", {}).get(HELD_HEAD))
-                finally:
-                    lower = _header_dict(out_headers)
-                    decoded = _decoded_body(lower, out_body)
-                    readable = out_body if decoded is None else decoded
-                    kind = answer_kind(out_status, lower, readable)
-                    response_problems: list[Violation] = []
-                    created_id: str | None = None
-                    if operation is not None:
-                        string_ids = bodies.CANVAS_STRING_IDS in headers.get("accept", "")
-                        response_problems = self._check_response(operation, out_status, lower, decoded, string_ids)
-                        if operation.operation_id == routes.CREATE and kind == answers.OK:
-                            created_id = _conversation_id(decoded)
-                    account(out_status, answer_label(out_status, kind, readable), kind, response_problems, created_id)
+                string_ids = bodies.CANVAS_STRING_IDS in headers.get("accept", "")
+                held = scope.get("extensions", {}).get(HELD_HEAD)
+                await self._answer(send, held, (out_status, out_headers, out_body), operation, string_ids, account)
         limit = self.config.max_requests
         if limit is not None and self.report.requests >= limit and self._on_limit is not None:
             self._on_limit()
+
+    async def _answer(
+        self,
+        send: Send,
+        held: Any,
+        answer: tuple[int, list[tuple[bytes, bytes]], bytes],
+        operation: Operation | None,
+        string_ids: bool,
+        account: Callable[..., None],
+    ) -> None:
+        """Send the upstream's answer, then check and record it.
+
+        The client has its answer first: checking and recording cost it no time. The exchange is
+        recorded even if the stop cancels the send (a client not reading), and ``settle`` knows
+        it is being recorded from the moment the send starts.
+        """
+        status, out_headers, out_body = answer
+        with self._recorded:
+            self._recording += 1
+        try:
+            try:
+                await _send(send, status, out_headers, out_body, held)
+            finally:
+                lower = header_dict(out_headers)
+                decoded = decoded_body(lower, out_body)
+                readable = out_body if decoded is None else decoded
+                kind = answer_kind(status, lower, readable)
+                problems: list[Violation] = []
+                created_id: str | None = None
+                if operation is not None:
+                    problems = self._check_response(operation, status, lower, decoded, string_ids)
+                    if operation.operation_id == routes.CREATE and kind == answers.OK:
+                        created_id = _conversation_id(decoded)
+                account(status, answer_label(status, kind, readable), kind, problems, created_id)
+        finally:
+            with self._recorded:
+                self._recording -= 1
+                if not self._recording:
+                    self._recorded.notify_all()
 
     async def _forward(self, scope: Scope, method: str, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         raw_path: bytes = scope["raw_path"] or scope["path"].encode()
         query: bytes = scope["query_string"]
         target = self._prefix + raw_path + (b"?" + query if query else b"")
         # The body goes on whole (even one that came chunked), so the pool writes its length.
-        headers = [(k, v) for k, v in _end_to_end(scope["headers"]) if k.lower() not in _FRAMING]
+        headers = [(k, v) for k, v in end_to_end(scope["headers"]) if k.lower() not in _FRAMING]
         answer = await self._upstream().request(method.encode("ascii"), target, headers, body)
-        out = _end_to_end(answer.headers)
+        out = end_to_end(answer.headers)
         if not any(k.lower() == b"content-length" for k, _ in out):
             out.append((b"content-length", str(len(answer.body)).encode()))
         return answer.status, out, answer.body
@@ -313,37 +337,6 @@ async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], bod
         finally:
             held.disarm()
     await send({"type": "http.response.body", "body": body})
-
-
-def _end_to_end(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """The headers meant for the other end: hop-by-hop ones and those ``Connection`` names dropped."""
-    named = {t.strip().lower() for k, v in raw if k.lower() == b"connection" for t in v.split(b",")}
-    return [(k, v) for k, v in raw if k.lower() not in _HOP_BY_HOP and k.lower() not in named]
-
-
-def _header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """Lower-case names; repeated headers joined with ", " as RFC 9110 allows."""
-    out: dict[str, str] = {}
-    for key, value in raw:
-        name, text = key.decode("latin-1").lower(), value.decode("latin-1")
-        out[name] = f"{out[name]}, {text}" if name in out else text
-    return out
-
-
-def _decoded_body(lower: dict[str, str], body: bytes) -> bytes | None:
-    """The response's body with any gzip/deflate undone (``None``: cannot decode)."""
-    encoding = lower.get("content-encoding", "identity").strip().lower()
-    decoded: bytes | None = body
-    try:
-        if encoding == "gzip":
-            decoded = zlib.decompress(body, 16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            decoded = zlib.decompress(body)
-        elif encoding not in ("", "identity"):
-            decoded = None
-    except zlib.error:
-        decoded = None
-    return decoded
 
 
 def _conversation_id(body: bytes | None) -> str | None:

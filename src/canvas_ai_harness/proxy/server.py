@@ -28,6 +28,7 @@ __all__ = ["SHUTDOWN_GRACE_S", "ProxyServer", "check_upstream", "run_proxy"]
 # cancelled (counted "stopped-waiting") and the report is written: a hung upstream cannot hold
 # the proxy for its whole --upstream-timeout.
 SHUTDOWN_GRACE_S = 2.0
+_SETTLE_BOUND_S = 10.0  # how long reading the report waits for answers being recorded (a client not reading)
 
 
 class ProxyServer(UvicornServer):
@@ -53,6 +54,8 @@ class ProxyServer(UvicornServer):
 
     @property
     def report(self) -> ConformanceReport:
+        """The report so far, every answer already sent in it (``Proxy.settle``)."""
+        self.proxy.settle(_SETTLE_BOUND_S)
         return self.proxy.report
 
     def _limit_reached(self) -> None:
