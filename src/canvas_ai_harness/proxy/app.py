@@ -62,14 +62,13 @@ from canvas_ai_harness.proxy.upstream import UpstreamFailure, UpstreamPool
 from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.validation import Operation, SpecValidator, Violation
 
-__all__ = ["CONTROL_PREFIX", "DEFAULT_UPSTREAM_TIMEOUT_S", "HELD_HEAD", "Proxy", "ProxyConfig", "create_app"]
+__all__ = ["CONTROL_PREFIX", "DEFAULT_UPSTREAM_TIMEOUT_S", "Proxy", "ProxyConfig", "create_app"]
 
 log = logging.getLogger("canvas_ai_harness.proxy")
 
 CONTROL_PREFIX: Final = "/__proxy__"
 DEFAULT_UPSTREAM_TIMEOUT_S: Final = 60.0  # an AI call takes seconds; a minute without an answer is a hang
 _FRAMING: Final = frozenset({b"host", b"content-length"})  # the pool writes both for the upstream
-HELD_HEAD: Final = "canvas_ai_harness.held_head"  # the scope extension that holds a head for one write
 _SETTLE_S: Final = 1.0  # at the stop, how long cancelled requests get to record themselves
 _JSON: Final = [(b"content-type", b"application/json; charset=utf-8")]
 
@@ -235,8 +234,7 @@ class Proxy:
                 return
             else:
                 string_ids = bodies.CANVAS_STRING_IDS in headers.get("accept", "")
-                held = scope.get("extensions", {}).get(HELD_HEAD)
-                await self._answer(send, held, (out_status, out_headers, out_body), operation, string_ids, account)
+                await self._answer(send, (out_status, out_headers, out_body), operation, string_ids, account)
         limit = self.config.max_requests
         if limit is not None and self.report.requests >= limit and self._on_limit is not None:
             self._on_limit()
@@ -244,7 +242,6 @@ class Proxy:
     async def _answer(
         self,
         send: Send,
-        held: Any,
         answer: tuple[int, list[tuple[bytes, bytes]], bytes],
         operation: Operation | None,
         string_ids: bool,
@@ -261,7 +258,7 @@ class Proxy:
             self._recording += 1
         try:
             try:
-                await _send(send, status, out_headers, out_body, held)
+                await _send(send, status, out_headers, out_body)
             finally:
                 lower = header_dict(out_headers)
                 decoded = decoded_body(lower, out_body)
@@ -326,16 +323,8 @@ class Proxy:
         return label
 
 
-async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, held: Any = None) -> None:
-    """Send a whole response; with ``held`` (``server.HeldHead``), its head and body go out in one write."""
-    if held is None or not body:
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-    else:
-        held.arm()
-        try:
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-        finally:
-            held.disarm()
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -8,19 +8,17 @@ finished report (already written to ``report_path`` by the app's shutdown).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 from urllib.parse import urlsplit
 
 from canvas_ai_harness.budgets import ConnectionLimits
 from canvas_ai_harness.errors import ConfigError, TargetUnreachable
-from canvas_ai_harness.proxy.app import HELD_HEAD, Proxy, ProxyConfig, create_app
+from canvas_ai_harness.proxy.app import Proxy, ProxyConfig, create_app
 from canvas_ai_harness.proxy.report import ConformanceReport
-from canvas_ai_harness.serving import BoundedHttpToolsProtocol, UvicornServer, bounded_protocol
+from canvas_ai_harness.serving import UvicornServer
 
 __all__ = ["SHUTDOWN_GRACE_S", "ProxyServer", "check_upstream", "run_proxy"]
 
@@ -44,7 +42,6 @@ class ProxyServer(UvicornServer):
             host,
             port,
             limits,
-            http=_holding(bounded_protocol(limits)),
             proxy_headers=False,  # X-Forwarded-* are the client's business; pass them on, do not act on them
             lifespan="on",
             server_header=False,  # the upstream's Server and Date headers go through unchanged
@@ -60,56 +57,6 @@ class ProxyServer(UvicornServer):
 
     def _limit_reached(self) -> None:
         self._server.should_exit = True
-
-
-class HeldHead:
-    """A response's transport that holds its head until the body comes: one write (one syscall) for both.
-
-    The proxy arms it just before it sends a response's start (``arm``), and disarms it after
-    (``disarm``: a start that wrote nothing leaves nothing held). Every other call goes to the
-    transport.
-    """
-
-    __slots__ = ("_armed", "_head", "_transport")
-
-    def __init__(self, transport: asyncio.Transport) -> None:
-        self._transport = transport
-        self._armed = False
-        self._head: bytes | None = None
-
-    def arm(self) -> None:
-        self._armed = True
-
-    def disarm(self) -> None:
-        self._armed = False
-
-    def write(self, data: bytes) -> None:
-        if self._armed:
-            self._armed, self._head = False, bytes(data)
-            return
-        if self._head is not None:
-            data, self._head = self._head + data, None
-        self._transport.write(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
-def _holding(base: type[BoundedHttpToolsProtocol]) -> type[BoundedHttpToolsProtocol]:
-    """``base`` whose request cycles write through a ``HeldHead``, offered to the app in the scope."""
-
-    class HoldingProtocol(base):  # type: ignore[valid-type,misc]
-        def on_headers_complete(self) -> None:
-            before = self.cycle
-            super().on_headers_complete()
-            cycle = self.cycle
-            if cycle is None or cycle is before:  # refused, or upgraded: no new request cycle
-                return
-            held = HeldHead(cycle.transport)
-            cycle.transport = held
-            cycle.scope.setdefault("extensions", {})[HELD_HEAD] = held
-
-    return HoldingProtocol
 
 
 def check_upstream(url: str, timeout: float = 5.0) -> None:
