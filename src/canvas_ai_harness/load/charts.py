@@ -176,11 +176,12 @@ def _figure(height: float) -> Any:
     return Figure(figsize=(11, height), layout="constrained")
 
 
-def _legend_outside(fig: Any, ax: Any, handles: list[Any] | None = None) -> None:
+def _legend_outside(fig: Any, ax: Any, handles: list[Any] | None = None, where: str = "upper") -> None:
+    """The axes' legend right of the figure's plotting areas (constrained layout makes room for it)."""
     if handles is None:
         handles, _ = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0)
+        fig.legend(handles=handles, loc=f"outside right {where}", fontsize="small")
 
 
 def _svg(fig: Any) -> str:
@@ -193,18 +194,22 @@ def _svg(fig: Any) -> str:
     return text[text.index("<svg") :]  # inline: no XML declaration or DOCTYPE inside HTML
 
 
+def latency_figure(metrics: Metrics, windows: Windows, thresholds: Thresholds) -> Any:
+    fig = _figure(4.2)
+    ax = fig.add_subplot()
+    _draw_latency(ax, metrics, windows, thresholds)
+    ax.set_xlabel("seconds since start")
+    _legend_outside(fig, ax)
+    return fig
+
+
 def charts_svg(metrics: Metrics, thresholds: Thresholds, start: int | None = None) -> dict[str, str]:
     """The report's charts as inline SVG texts by name (``latency``, ``throughput``, ``users``, ``turns``)."""
     span = metrics.span()
     charts: dict[str, str] = {}
     if span is not None:
         windows = Windows.of(start if start is not None else span[0], span[1])
-        fig = _figure(4.2)
-        ax = fig.add_subplot()
-        _draw_latency(ax, metrics, windows, thresholds)
-        ax.set_xlabel("seconds since start")
-        _legend_outside(fig, ax)
-        charts["latency"] = _svg(fig)
+        charts["latency"] = _svg(latency_figure(metrics, windows, thresholds))
         fig = _figure(3.6)
         ax = fig.add_subplot()
         _legend_outside(fig, ax, _draw_throughput(ax, metrics, windows, with_users=False))
@@ -233,7 +238,7 @@ def timeline_png(metrics: Metrics, thresholds: Thresholds, path: Any, start: int
     top, bottom = fig.subplots(2, 1, sharex=True)
     _draw_latency(top, metrics, windows, thresholds)
     _legend_outside(fig, top)
-    _legend_outside(fig, bottom, _draw_throughput(bottom, metrics, windows, with_users=True))
+    _legend_outside(fig, bottom, _draw_throughput(bottom, metrics, windows, with_users=True), "lower")
     fig.suptitle("canvas-ai-harness load: latency and throughput")
     fig.savefig(path, dpi=90)
     return True
