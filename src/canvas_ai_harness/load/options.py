@@ -91,7 +91,10 @@ LOAD_OPTIONS: Final[tuple[LoadOption, ...]] = (
         env="CANVAS_AI_TARGET", web_ui=False, old_env="CANVAS_AI_LOAD_TARGET",
     ),
     _load("users", "--users", "int", 20, "Simulated users at the peak of the shape.", low=1, where=LOCUST),
-    _load("spawn_rate", "--spawn-rate", "float", 5.0, "Users started per second while the shape ramps up.", low=0.01, where=LOCUST),
+    _load(
+        "spawn_rate", "--spawn-rate", "float", 5.0, "Users started per second while the shape ramps up.",
+        low=0.01, where=LOCUST,
+    ),
     _load(
         "run_time", "--run-time", "duration", 60.0,
         "How long the load lasts, e.g. 90s, 5m, 1h30m (plain locust: --shape-run-time in seconds).", where=None,
