@@ -21,13 +21,19 @@ from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
 from canvas_ai_harness.htmlreport import command_line
 from canvas_ai_harness.load.options import parsed_option as _opt
 from canvas_ai_harness.load.progress import PROGRESS_LINE, progress_line
-from canvas_ai_harness.load.report import COMMAND_ENV, PROGRESS_PREFIX, summarise, write_reports
+from canvas_ai_harness.load.report import COMMAND_ENV, INTERRUPTED_ENV, PROGRESS_PREFIX, summarise, write_reports
 from canvas_ai_harness.load.state import RuntimeState
 from canvas_ai_harness.redact import redact_data
 
 __all__ = ["Finish"]
 
 log = logging.getLogger("canvas_ai_harness.load")
+
+
+def _interrupted() -> bool:
+    """Whether the CLI that runs this locust was interrupted (it says so with a file, before the SIGINT)."""
+    marker = os.environ.get(INTERRUPTED_ENV)
+    return marker is not None and Path(marker).exists()
 
 
 class Finish(RuntimeState):
@@ -51,6 +57,7 @@ class Finish(RuntimeState):
             "workers": self.env.runner.worker_count if isinstance(self.env.runner, MasterRunner) else 0,
             "identity_source": self.pool.source if self.pool else None,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+            "interrupted": _interrupted(),
         }
         self.metrics.used_identities(self.seats.used)
         self.metrics.stall_s = max(self.metrics.stall_s, self.inflight.stall(time.time()))

@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from canvas_ai_harness.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, verdict_word
 from canvas_ai_harness.load.outcomes import OUTCOMES
 from canvas_ai_harness.load.thresholds import Check
 
@@ -167,14 +168,17 @@ def page_context(
         for turn, f in conv.get("turn_latency", {}).items()
     ]
     cut = bool(summary.get("cleanup", {}).get("cut_short"))
+    code = EXIT_INTERRUPTED if run.get("interrupted") else EXIT_OK if passed else EXIT_FAILED
     return {
         "title": "canvas-ai-harness load",
-        "verdict": "PASS" if passed else "FAIL",
-        "exit_code": 0 if passed else 1,
+        "verdict": verdict_word(code),
+        "exit_code": code,
         "command": command,
         "subtitle": (
             f"{run.get('shape', '?')}: {run.get('users', '?')} users for {run.get('run_time_s', '?')} s against "
-            f"{run.get('host', '?')}; {len(checks)} checks, {missed} missed" + (" (interrupted)" if cut else "")
+            f"{run.get('host', '?')}; {len(checks)} checks, {missed} missed"
+            + (" (interrupted: a Ctrl-C stopped it)" if run.get("interrupted") else "")
+            + (" (clean-up cut short)" if cut else "")
         ),
         "generated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "links": links or [],

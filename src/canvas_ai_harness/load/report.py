@@ -22,13 +22,23 @@ from canvas_ai_harness.load.outcomes import OUTCOMES
 from canvas_ai_harness.load.page import page_context
 from canvas_ai_harness.load.thresholds import DEFAULTS, Thresholds, evaluate
 
-__all__ = ["COMMAND_ENV", "HTML_FILE", "PROGRESS_PREFIX", "SUMMARY_FILE", "TIMELINE_FILE", "summarise", "write_reports"]
+__all__ = [
+    "COMMAND_ENV",
+    "HTML_FILE",
+    "INTERRUPTED_ENV",
+    "PROGRESS_PREFIX",
+    "SUMMARY_FILE",
+    "TIMELINE_FILE",
+    "summarise",
+    "write_reports",
+]
 
 SUMMARY_FILE = "summary.json"
 HTML_FILE = "load-report.html"
 TIMELINE_FILE = "timeline.csv"
 PROGRESS_PREFIX = "canvas-ai-harness load:"  # locust's lines the CLI passes on
 COMMAND_ENV = "CANVAS_AI_LOAD_COMMAND"  # the CLI's command line (redacted), for the report
+INTERRUPTED_ENV = "CANVAS_AI_LOAD_INTERRUPTED_FILE"  # exists once the CLI was interrupted (Ctrl-C)
 
 
 def summarise(metrics: Metrics, duration: float, run: Mapping[str, Any], thresholds: Thresholds) -> dict[str, Any]:

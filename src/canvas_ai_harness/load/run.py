@@ -46,7 +46,7 @@ from canvas_ai_harness.load.options import OPTIONS, locust_arguments
 from canvas_ai_harness.load.pace import short_run_warning
 from canvas_ai_harness.load.plans import ShapePlan
 from canvas_ai_harness.load.progress import PROGRESS_LINE, ProgressEcho
-from canvas_ai_harness.load.report import COMMAND_ENV, PROGRESS_PREFIX, SUMMARY_FILE
+from canvas_ai_harness.load.report import COMMAND_ENV, INTERRUPTED_ENV, PROGRESS_PREFIX, SUMMARY_FILE
 from canvas_ai_harness.load.safety import check_caps, check_host, format_duration
 from canvas_ai_harness.load.supervise import stop, wait_for_locust
 from canvas_ai_harness.load.thresholds import load_thresholds
@@ -380,6 +380,8 @@ def _run_locust(
     env = {**os.environ, **token_env, "PYTHONUNBUFFERED": "1"}
     if given:
         env[COMMAND_ENV] = command_line(given, redact)  # redacted before it leaves this process
+    marker = scratch / "interrupted"  # touched at the first Ctrl-C, before locust hears of it
+    env[INTERRUPTED_ENV] = str(marker)
     log_path = report / "locust.log"
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
@@ -392,7 +394,7 @@ def _run_locust(
         # Spawning, settling, clean-up (its own timeout) and the reports all fit in this margin.
         limit = options.run_time + options.users / max(options.spawn_rate, 0.1) + options.request_timeout + 180
         try:
-            interrupted = wait_for_locust(process, limit, say)
+            interrupted = wait_for_locust(process, limit, say, marker.touch)
         finally:
             pump.join(timeout=10)
             process.stdout.close()
