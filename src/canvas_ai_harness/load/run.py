@@ -68,7 +68,7 @@ class LoadOptions:
     """One load run; each field is an option of ``options.LOAD_OPTIONS``, with its default.
 
     ``target`` ``None``: start the embedded mock with ``mock_latency``. ``extra_locust_args``:
-    the locustfile's finer options (shape knobs...), passed as they are.
+    further locust arguments, passed as they are.
     """
 
     target: Target | None = None
