@@ -46,7 +46,7 @@ from canvas_ai_harness.load.options import OPTIONS, locust_arguments
 from canvas_ai_harness.load.pace import short_run_warning
 from canvas_ai_harness.load.plans import ShapePlan
 from canvas_ai_harness.load.progress import PROGRESS_LINE, ProgressEcho
-from canvas_ai_harness.load.report import COMMAND_ENV, INTERRUPTED_ENV, PROGRESS_PREFIX, SUMMARY_FILE
+from canvas_ai_harness.load.report import COMMAND_ENV, HTML_FILE, INTERRUPTED_ENV, PROGRESS_PREFIX, SUMMARY_FILE
 from canvas_ai_harness.load.safety import check_caps, check_host, format_duration
 from canvas_ai_harness.load.supervise import stop, wait_for_locust
 from canvas_ai_harness.load.thresholds import load_thresholds
@@ -155,7 +155,7 @@ class LoadResult:
         )
         verdict = s.get("verdict", {})
         lines += [f"  {line}" for line in verdict.get("missed", [])]
-        lines.append(f"verdict: {'PASS' if self.passed else 'FAIL'} (report in {self.report_dir})")
+        lines.append(f"verdict: {'PASS' if self.passed else 'FAIL'} (report: {self.report_dir / HTML_FILE})")
         return "\n".join(lines)
 
 
