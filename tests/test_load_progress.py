@@ -47,6 +47,7 @@ def test_progress_line_shows_elapsed_of_total_users_current_rate_and_each_thresh
     assert line.startswith("40s/2m · users 12 · 2.0 req/s now · ok 620")
     assert "✓ error_rate 0 (≤ 0.01)" in line
     assert "✗ p95_ms.postMessage 800 ms (≤ 500 ms)" in line
+    assert line.index("✗") < line.index("✓")  # missed first: a live line is cut at the terminal's width
 
 
 def test_progress_line_names_a_run_rule_only_once_it_is_missed() -> None:

@@ -51,8 +51,9 @@ def progress_line(
 ) -> str:
     """``12s/1m users 20 · 4.2 req/s now · ok 40 ... · ✓ error_rate 0 (≤ 0) · ✗ p95_ms.postMessage ...``.
 
-    Every threshold of the file shows with its running verdict; the run rules (timeouts,
-    redirects, stall...) only once one is missed, so that a healthy run's line stays short.
+    Every threshold of the file shows with its running verdict, the missed ones first; the run
+    rules (timeouts, redirects, stall...) only once one is missed, so that a healthy run's line
+    stays short.
     """
     summary: dict[str, Any] = metrics.summary(max(elapsed, 1e-3))
     counts = summary["totals"]
@@ -62,11 +63,14 @@ def progress_line(
         f"{current_rate(metrics.seconds, now):.1f} req/s now",
         " ".join(f"{_SHORT[o]} {counts.get(o, 0)}" for o in OUTCOMES if o == "ok" or counts.get(o, 0)),
     ]
+    shown = []
     for check in evaluate(thresholds, summary):
         ruled = check.name not in thresholds.scalars and "." not in check.name
         if ruled and (check.passed or (check.name == "requests" and elapsed < RECENT)):
             continue
-        parts.append(check.short())
+        shown.append(check)
+    # Missed ones first: a terminal's live line is cut at its width.
+    parts += [check.short() for check in sorted(shown, key=lambda check: check.passed)]
     return " · ".join(parts)
 
 
