@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from locust.runners import MasterRunner
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner
 
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
 from canvas_ai_harness.htmlreport import command_line
@@ -125,5 +125,6 @@ class Finish(RuntimeState):
             elapsed=now - self.started,
             total=self.plan().run_time,
             users=runner.user_count if runner is not None else 0,
-            now=now,
+            # A master hears from its workers every WORKER_REPORT_INTERVAL (3 s): the last seconds are not in yet.
+            now=now - (WORKER_REPORT_INTERVAL if isinstance(runner, MasterRunner) else 0.0),
         )
