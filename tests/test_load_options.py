@@ -170,3 +170,17 @@ def test_locusts_web_ui_shows_every_knob_with_the_tables_help() -> None:
     expected = {o.dest: o.help for o in LOAD_OPTIONS if o.where == PARSER and o.web_ui}
     assert {dest: shown.get(dest) for dest in expected} == expected
     assert {"harness_turns_mean", "harness_spike_duration", "harness_shape"} <= set(shown)
+
+
+def test_the_reports_command_line_is_what_was_given_on_the_command_line_or_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from canvas_ai_harness.cli.suites import _command_line, load
+
+    given = load.make_context("load", ["--users", "3", "--run-time", "2m", "--allow-host", "a.example.edu"])
+    assert _command_line(given) == [
+        "canvas-ai-harness", "load", "--users", "3", "--run-time", "2m", "--allow-host", "a.example.edu",
+    ]  # fmt: skip
+    monkeypatch.setenv("CANVAS_AI_LOAD_THINK_SCALE", "0.05")
+    from_env = load.make_context("load", ["--turns-mean", "2"])
+    assert _command_line(from_env) == ["canvas-ai-harness", "load", "--think-scale", "0.05", "--turns-mean", "2"]
