@@ -24,7 +24,7 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from canvas_ai_harness.proxy import ProxyConfig, ProxyServer
+from canvas_ai_harness.proxy import Proxy, ProxyConfig, ProxyServer
 from canvas_ai_harness.proxy import upstream as upstream_module
 from canvas_ai_harness.proxy.upstream import UpstreamFailure, UpstreamPool
 from fixtures.proxy import BASE, Proxied, Scripted
@@ -449,3 +449,13 @@ def test_a_redirect_passes_through_unfollowed(scripted: tuple[Scripted, Proxied]
     response = proxied.http.get(BASE, headers=STUDENT)
     assert response.status_code == 302 and response.headers["location"] == "https://canvas.example/login"
     assert len(upstream.received) == 1 and proxied.report.answers["302"] == 1
+
+
+# -- the hot path's redaction -----------------------------------------------------------------
+def test_a_path_redacted_before_a_token_was_learned_is_redacted_again_after() -> None:
+    proxy = Proxy(ProxyConfig("http://127.0.0.1:9"))
+    raw = f"{BASE}?note=learned-later-token-123"
+    assert proxy._redacted_path(raw) == raw  # not a token yet
+    proxy._client_label({"authorization": "Bearer learned-later-token-123"}, "", b"")
+    assert "learned-later-token-123" not in proxy._redacted_path(raw)
+    assert proxy._redacted_path(raw) == proxy.redactor(raw)

@@ -69,6 +69,7 @@ log = logging.getLogger("canvas_ai_harness.proxy")
 CONTROL_PREFIX: Final = "/__proxy__"
 DEFAULT_UPSTREAM_TIMEOUT_S: Final = 60.0  # an AI call takes seconds; a minute without an answer is a hang
 _FRAMING: Final = frozenset({b"host", b"content-length"})  # the pool writes both for the upstream
+_MAX_PATHS: Final = 10_000  # redacted paths kept (Proxy._redacted_path); past it the cache starts again
 _SETTLE_S: Final = 1.0  # at the stop, how long cancelled requests get to record themselves
 _JSON: Final = [(b"content-type", b"application/json; charset=utf-8")]
 
@@ -102,6 +103,12 @@ class Proxy:
         self.config = config
         self.validator = validator or SpecValidator()
         self.redactor = Redactor(config.secrets)
+        # The redactor's cost grows with the tokens it knows (one per client): on the hot path a
+        # token is handed to it once, and a path already redacted since the last new token is not
+        # redacted again. Both stay in memory only, like the tokens of ``_clients``.
+        self._learned: set[str] = set()
+        self._generation = 0  # bumps with each token learned: a cached redaction from before is stale
+        self._paths: dict[str, tuple[int, str]] = {}
         self.report = ConformanceReport(config.upstream.rstrip("/"), config.strict, self.redactor)
         self._on_limit = on_limit
         self._prefix = (urlsplit(config.upstream).path or "/").rstrip("/").encode()
@@ -170,7 +177,7 @@ class Proxy:
         problems: list[Violation] = []
         if not (too_large or left):
             operation, problems = self.validator.validate_request(method, scope["path"], query, headers, body)
-        path = self.redactor(scope["raw_path"].decode("latin-1") + (f"?{query}" if query else ""))
+        path = self._redacted_path(scope["raw_path"].decode("latin-1") + (f"?{query}" if query else ""))
         if problems:
             log.warning("#%d %s %s: %s", seq, method, path, self.redactor("; ".join(map(str, problems))))
 
@@ -302,6 +309,16 @@ class Proxy:
         validator = self.validator.with_string_ids() if string_ids else self.validator
         return validator.validate_response(operation.operation_id, status, headers, body)
 
+    def _redacted_path(self, raw: str) -> str:
+        known = self._paths.get(raw)
+        if known is not None and known[0] == self._generation:
+            return known[1]
+        if len(self._paths) >= _MAX_PATHS:
+            self._paths.clear()
+        path = self.redactor(raw)
+        self._paths[raw] = (self._generation, path)
+        return path
+
     def _client_label(self, headers: dict[str, str], query: str, body: bytes) -> str:
         """A stable label per token; the token itself stays in memory only, for redaction.
 
@@ -310,7 +327,10 @@ class Proxy:
         """
         tokens = request_tokens(headers, query, headers.get("content-type"), body)
         for token in tokens:
-            self.redactor.add(token)
+            if token not in self._learned:
+                self._learned.add(token)
+                self.redactor.add(token)
+                self._generation += 1
         if not tokens:
             return "anonymous"
         token = bearer_token(headers) or tokens[0]
