@@ -363,7 +363,7 @@ def test_an_idle_connection_the_upstream_closed_is_not_reused_even_for_a_post() 
         idle = pool._idle[0]  # the pool notices the FIN as the event loop reads it
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WAIT
-        while not idle.reader.at_eof() and loop.time() < deadline:
+        while not idle.closed and loop.time() < deadline:
             await asyncio.sleep(0.01)
         statuses.append((await pool.request(b"POST", b"/x", [], b"{}")).status)
         return statuses

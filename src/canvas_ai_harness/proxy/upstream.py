@@ -55,7 +55,7 @@ class _Stale(Exception):
     """A reused connection broke before any byte of the answer: the upstream had closed it."""
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Answer:
     """One answer: status, raw headers as they came, the body with any chunked framing undone."""
 
@@ -64,25 +64,218 @@ class Answer:
     body: bytes
 
 
-class _Connection:
-    __slots__ = ("idle_since", "reader", "used", "writer")
+# What a connection's parser waits for next.
+_HEAD: Final = 0  # the status line and headers (of a final answer or of a 1xx)
+_LENGTH: Final = 1  # a body of Content-Length bytes
+_CHUNKED: Final = 2  # chunked framing: a size line, a chunk, ... the last chunk, trailers
+_UNTIL_CLOSE: Final = 3  # a body framed by the close
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+
+class _Connection(asyncio.Protocol):
+    """One connection: it parses the answer as its bytes arrive and hands it to the request waiting.
+
+    A protocol rather than a stream reader: an answer that arrives in one read (most do) costs
+    one parse and one future, no awaits in between.
+    """
+
+    __slots__ = (
+        "_body_left",
+        "_buffer",
+        "_chunks",
+        "_close",
+        "_got",
+        "_head_only",
+        "_headers",
+        "_lost",
+        "_reused",
+        "_state",
+        "_status",
+        "_waiter",
+        "closed",
+        "idle_since",
+        "transport",
+        "used",
+    )
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
         self.used = False  # has carried a request before: a break before any answer byte may be stale
         self.idle_since = 0.0
+        self.closed = False  # the upstream closed it, it broke, or bytes came that nobody asked for
+        self._waiter: asyncio.Future[tuple[Answer, bool]] | None = None
+        self._lost: asyncio.Future[None] | None = None  # aclose() waits on it
+        self._buffer: bytes | bytearray = b""
+        self._state = _HEAD
+        self._head_only = False
+        self._reused = False
+        self._got = False  # a byte of this answer came: a break from here on is the upstream's
+        self._status = 0
+        self._headers: RawHeaders = []
+        self._body_left = 0  # _LENGTH: the body's length; _CHUNKED: the current chunk's, -1 between chunks
+        self._close = False
+        self._chunks: list[bytes] = []
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():  # bytes nobody asked for: the connection is out of step
+            self.close()
+            return
+        self._got = True
+        buffer = self._buffer
+        if not buffer:
+            self._buffer = data
+        elif isinstance(buffer, bytearray):
+            buffer += data
+        else:
+            self._buffer = bytearray(buffer) + data
+        try:
+            answer = self._parse()
+        except UpstreamFailure as exc:
+            self._waiter = None
+            waiter.set_exception(exc)
+            return
+        if answer is not None:
+            self._waiter = None
+            waiter.set_result(answer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
+        waiter, self._waiter = self._waiter, None
+        if waiter is None or waiter.done():
+            return
+        if self._state == _UNTIL_CLOSE and exc is None:
+            waiter.set_result((Answer(self._status, self._headers, bytes(self._buffer)), False))
+        else:
+            waiter.set_exception(self._broken(exc))
+
+    # -- the pool's side ----------------------------------------------------------------------
+    def start(self, waiter: asyncio.Future[tuple[Answer, bool]], head_only: bool, reused: bool) -> None:
+        """Wait for one answer: ``waiter`` gets it and whether the connection may carry another."""
+        self._state, self._buffer, self._got = _HEAD, b"", False
+        self._head_only, self._reused = head_only, reused
+        if self.closed:  # closed before the request could go
+            waiter.set_exception(self._broken(None))
+        else:
+            self._waiter = waiter
 
     def usable(self, now: float) -> bool:
-        return not (
-            self.reader.at_eof()
-            or self.writer.is_closing()
-            or now - self.idle_since > IDLE_EXPIRY_S
-            or self.reader._buffer  # type: ignore[attr-defined]  # bytes nobody asked for: out of step
-        )
+        return not self.closed and now - self.idle_since <= IDLE_EXPIRY_S
 
     def close(self) -> None:
-        self.writer.close()
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _broken(self, exc: Exception | None) -> Exception:
+        if self._reused and not self._got:
+            return _Stale()
+        reason = "mid-body" if self._state != _HEAD else "before a whole answer head"
+        detail = f" ({exc})" if exc is not None else ""
+        return UpstreamFailure(RESET, f"the upstream closed the connection {reason}{detail}")
+
+    # -- parsing ------------------------------------------------------------------------------
+    def _parse(self) -> tuple[Answer, bool] | None:
+        """The answer once it is whole (and whether to keep the connection), else ``None``."""
+        while self._state == _HEAD:
+            buffer = self._buffer
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > _MAX_HEAD_BYTES:
+                    raise UpstreamFailure(RESET, f"the answer's head is over {_MAX_HEAD_BYTES} bytes")
+                return None
+            status, version, headers = _parse_head(bytes(buffer[:end]))
+            self._buffer = buffer[end + 4 :]
+            if 100 <= status < 200 and status != 101:
+                continue  # informational: the final answer follows
+            self._status, self._headers = status, headers
+            self._begin_body(status, version, headers)
+        if self._state == _LENGTH:
+            buffer = self._buffer
+            if len(buffer) < self._body_left:
+                return None
+            return self._done(bytes(buffer[: self._body_left]), len(buffer) > self._body_left)
+        if self._state == _CHUNKED:
+            return self._parse_chunks()
+        return None  # _UNTIL_CLOSE: connection_lost ends it
+
+    def _begin_body(self, status: int, version: bytes, headers: RawHeaders) -> None:
+        chunked = False
+        length: int | None = None
+        close = version == b"HTTP/1.0"
+        for name, value in headers:
+            lower = name.lower()
+            if lower == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    raise UpstreamFailure(RESET, f"invalid Content-Length {value!r}") from None
+                if length < 0:
+                    raise UpstreamFailure(RESET, f"invalid Content-Length {value!r}")
+            elif lower == b"transfer-encoding":
+                chunked = value.strip().lower().endswith(b"chunked")
+            elif lower == b"connection":
+                tokens = {t.strip().lower() for t in value.split(b",")}
+                if b"close" in tokens:
+                    close = True
+                elif b"keep-alive" in tokens:
+                    close = False
+        self._close = close
+        if self._head_only or status in _NO_BODY:
+            self._state, self._body_left = _LENGTH, 0
+        elif chunked:
+            self._state, self._body_left, self._chunks = _CHUNKED, -1, []
+        elif length is not None:
+            self._state, self._body_left = _LENGTH, length
+        else:
+            self._state, self._close = _UNTIL_CLOSE, True
+
+    def _parse_chunks(self) -> tuple[Answer, bool] | None:
+        buffer, at = self._buffer, 0
+        try:
+            while True:
+                if self._body_left < 0:  # a size line, or (after the last chunk) a trailer line
+                    eol = buffer.find(b"\r\n", at)
+                    if eol < 0:
+                        if len(buffer) - at > _MAX_HEAD_BYTES:
+                            raise ValueError("a chunk size or trailer line too long")
+                        return None
+                    line, at = bytes(buffer[at:eol]), eol + 2
+                    if self._body_left == -2:  # trailers: read and dropped, up to the empty line
+                        if not line:
+                            return self._done(b"".join(self._chunks), at < len(buffer))
+                        continue
+                    size = int(line.split(b";", 1)[0].strip(), 16)
+                    if size < 0:
+                        raise ValueError("a negative chunk size")
+                    self._body_left = size if size else -2
+                    continue
+                if len(buffer) - at < self._body_left + 2:
+                    return None
+                end = at + self._body_left
+                if buffer[end : end + 2] != b"\r\n":
+                    raise ValueError("chunk not followed by CRLF")
+                self._chunks.append(bytes(buffer[at:end]))
+                at, self._body_left = end + 2, -1
+        except ValueError:
+            raise UpstreamFailure(RESET, "malformed chunked body") from None
+        finally:
+            self._buffer = buffer[at:]
+
+    def _done(self, body: bytes, extra: bool) -> tuple[Answer, bool]:
+        """The whole answer; bytes beyond it that nobody asked for put the connection out of step."""
+        self._buffer = b""
+        return Answer(self._status, self._headers, body), not (self._close or extra)
+
+
+def _expire(waiter: asyncio.Future[tuple[Answer, bool]]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class UpstreamPool:
@@ -99,24 +292,35 @@ class UpstreamPool:
         default_port = self.port == (443 if self._tls else 80)
         netloc = self.host if ":" not in self.host else f"[{self.host}]"
         self.host_header = (netloc if default_port else f"{netloc}:{self.port}").encode("idna")
+        self._host_line = b" HTTP/1.1\r\nhost: " + self.host_header + b"\r\n"
         self.timeout_s = timeout_s
-        self._slots = asyncio.Semaphore(max_connections)
+        self._max = max_connections
+        self._busy = 0  # requests holding one of the max_connections slots
+        self._queue: collections.deque[asyncio.Future[None]] = collections.deque()  # waiting for a slot
         self._idle: collections.deque[_Connection] = collections.deque()
         self._ssl = tls
         self._open: set[_Connection] = set()
 
     async def request(self, method: bytes, target: bytes, headers: RawHeaders, body: bytes) -> Answer:
         """Send ``method target`` with ``headers`` (end-to-end ones: Host and framing are added) and ``body``."""
-        head = _request_head(method, target, self.host_header, headers, body)
+        head = _request_head(method, target, self._host_line, headers, body)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
         try:
-            async with asyncio.timeout(self.timeout_s):
-                async with self._slots:
-                    try:
-                        return await self._exchange(head, body, method, reuse=True)
-                    except _Stale:
-                        if method not in _IDEMPOTENT:
-                            raise UpstreamFailure(RESET, "the upstream closed a kept-alive connection") from None
-                        return await self._exchange(head, body, method, reuse=False)
+            if self._busy < self._max and not self._queue:
+                self._busy += 1
+            else:
+                async with asyncio.timeout_at(deadline):
+                    await self._wait_for_slot(loop)
+            try:
+                try:
+                    return await self._exchange(loop, deadline, head, body, method, reuse=True)
+                except _Stale:
+                    if method not in _IDEMPOTENT:
+                        raise UpstreamFailure(RESET, "the upstream closed a kept-alive connection") from None
+                    return await self._exchange(loop, deadline, head, body, method, reuse=False)
+            finally:
+                self._release()
         except TimeoutError:
             raise UpstreamFailure(TIMEOUT, f"no answer within {self.timeout_s:g} s") from None
 
@@ -125,30 +329,65 @@ class UpstreamPool:
         connections = list(self._open)
         self._open.clear()
         self._idle.clear()
+        loop = asyncio.get_running_loop()
+        lost = []
         for connection in connections:
-            connection.writer.transport.abort()  # nothing worth sending is left: do not wait to flush
-        if connections:
-            await asyncio.wait([asyncio.ensure_future(c.writer.wait_closed()) for c in connections], timeout=1.0)
+            if connection.transport is not None and not connection.closed:
+                connection._lost = loop.create_future()
+                lost.append(connection._lost)
+                connection.transport.abort()  # nothing worth sending is left: do not wait to flush
+        if lost:
+            await asyncio.wait(lost, timeout=1.0)
+
+    # -- slots --------------------------------------------------------------------------------
+    async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop) -> None:
+        slot = loop.create_future()
+        self._queue.append(slot)
+        try:
+            await slot  # _release hands its slot over: _busy stays as it is
+        except BaseException:
+            if slot.done() and not slot.cancelled():  # handed a slot in the same step: pass it on
+                self._release()
+            else:
+                self._queue.remove(slot)
+            raise
+
+    def _release(self) -> None:
+        while self._queue:
+            slot = self._queue.popleft()
+            if not slot.done():
+                slot.set_result(None)
+                return
+        self._busy -= 1
 
     # -- one exchange on one connection -------------------------------------------------------
-    async def _exchange(self, head: bytes, body: bytes, method: bytes, reuse: bool) -> Answer:
+    async def _exchange(
+        self, loop: asyncio.AbstractEventLoop, deadline: float, head: bytes, body: bytes, method: bytes, reuse: bool
+    ) -> Answer:
         connection = self._take() if reuse else None
         if connection is None:
-            connection = await self._connect()
+            async with asyncio.timeout_at(deadline):
+                connection = await self._connect(loop)
         reused = connection.used
         connection.used = True
+        waiter: asyncio.Future[tuple[Answer, bool]] = loop.create_future()
+        connection.start(waiter, method == b"HEAD", reused)
+        timer = loop.call_at(deadline, _expire, waiter)
         keep = False
         try:
-            connection.writer.write(head + body if len(body) < 65536 else head)
-            if len(body) >= 65536:
-                connection.writer.write(body)
-            try:
-                answer, keep = await _read_answer(connection.reader, method == b"HEAD", reused)
-            except (ConnectionError, OSError) as exc:
-                raise UpstreamFailure(RESET, str(exc) or type(exc).__name__) from None
+            if not waiter.done():
+                transport = connection.transport
+                assert transport is not None
+                if len(body) < 65536:
+                    transport.write(head + body)
+                else:
+                    transport.write(head)
+                    transport.write(body)
+            answer, keep = await waiter
             return answer
         finally:
-            if keep:
+            timer.cancel()
+            if keep and not connection.closed:
                 connection.idle_since = now = time.monotonic()
                 idle = self._idle
                 while idle and now - idle[0].idle_since > IDLE_EXPIRY_S:  # the oldest: closed, not left to linger
@@ -169,19 +408,18 @@ class UpstreamPool:
             connection.close()
         return None
 
-    async def _connect(self) -> _Connection:
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
         context = None
         if self._tls:
             if self._ssl is None:
                 self._ssl = _tls_context()
             context = self._ssl
         try:
-            reader, writer = await asyncio.open_connection(
-                self.host, self.port, ssl=context, server_hostname=self.host if context else None, limit=_MAX_HEAD_BYTES
+            _, connection = await loop.create_connection(
+                _Connection, self.host, self.port, ssl=context, server_hostname=self.host if context else None
             )
         except (ConnectionError, OSError) as exc:  # refused, unreachable, no such host, TLS refused
             raise UpstreamFailure(REFUSED, exc.strerror or str(exc) or type(exc).__name__) from None
-        connection = _Connection(reader, writer)
         self._open.add(connection)
         return connection
 
@@ -195,8 +433,8 @@ def _tls_context() -> ssl.SSLContext:
         return ssl.create_default_context()
 
 
-def _request_head(method: bytes, target: bytes, host: bytes, headers: RawHeaders, body: bytes) -> bytes:
-    lines = [method, b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
+def _request_head(method: bytes, target: bytes, host_line: bytes, headers: RawHeaders, body: bytes) -> bytes:
+    lines = [method, b" ", target, host_line]
     for name, value in headers:
         lines += (name, b": ", value, b"\r\n")
     if body or method not in _IDEMPOTENT or method == b"PUT":
@@ -205,63 +443,9 @@ def _request_head(method: bytes, target: bytes, host: bytes, headers: RawHeaders
     return b"".join(lines)
 
 
-async def _read_answer(reader: asyncio.StreamReader, head_only: bool, reused: bool) -> tuple[Answer, bool]:
-    """Read one final answer (1xx ones skipped); return it and whether the connection may be reused."""
-    while True:
-        try:
-            raw = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError as exc:
-            if reused and not exc.partial:
-                raise _Stale from None
-            raise UpstreamFailure(RESET, "the upstream closed the connection before a whole answer head") from None
-        except asyncio.LimitOverrunError:
-            raise UpstreamFailure(RESET, f"the answer's head is over {_MAX_HEAD_BYTES} bytes") from None
-        except ConnectionError:
-            if reused:
-                raise _Stale from None
-            raise
-        status, version, headers = _parse_head(raw)
-        if 100 <= status < 200 and status != 101:
-            reused = False  # bytes came: a break from here on is the upstream's
-            continue
-        break
-    chunked = False
-    length: int | None = None
-    close = version == b"HTTP/1.0"
-    for name, value in headers:
-        lower = name.lower()
-        if lower == b"content-length":
-            try:
-                length = int(value)
-            except ValueError:
-                raise UpstreamFailure(RESET, f"invalid Content-Length {value!r}") from None
-        elif lower == b"transfer-encoding":
-            chunked = value.strip().lower().endswith(b"chunked")
-        elif lower == b"connection":
-            tokens = {t.strip().lower() for t in value.split(b",")}
-            if b"close" in tokens:
-                close = True
-            elif b"keep-alive" in tokens:
-                close = False
-    try:
-        if head_only or status in _NO_BODY:
-            body = b""
-        elif chunked:
-            body = await _read_chunked(reader)
-        elif length is not None:
-            body = await reader.readexactly(length)
-        else:  # framed by the close
-            body = await reader.read(-1)
-            close = True
-    except asyncio.IncompleteReadError:
-        raise UpstreamFailure(RESET, "the upstream closed the connection mid-body") from None
-    except (ValueError, asyncio.LimitOverrunError):
-        raise UpstreamFailure(RESET, "malformed chunked body") from None
-    return Answer(status, headers, body), not close
-
-
 def _parse_head(raw: bytes) -> tuple[int, bytes, RawHeaders]:
-    lines = raw[:-4].split(b"\r\n")
+    """Status, version and headers of a head (without its closing empty line)."""
+    lines = raw.split(b"\r\n")
     parts = lines[0].split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
         raise UpstreamFailure(RESET, f"not an HTTP/1.1 answer: {lines[0][:80]!r}")
@@ -272,17 +456,3 @@ def _parse_head(raw: bytes) -> tuple[int, bytes, RawHeaders]:
             raise UpstreamFailure(RESET, f"malformed header line {line[:80]!r}")
         headers.append((name, value.strip()))
     return int(parts[1]), parts[0], headers
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    parts: list[bytes] = []
-    while True:
-        line = await reader.readuntil(b"\r\n")
-        size = int(line.split(b";", 1)[0].strip(), 16)  # ValueError: malformed
-        if size == 0:
-            while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers: read and dropped
-                pass
-            return b"".join(parts)
-        parts.append(await reader.readexactly(size))
-        if await reader.readexactly(2) != b"\r\n":
-            raise ValueError("chunk not followed by CRLF")
