@@ -53,3 +53,93 @@ def test_fast_path_gives_the_same_violations(
     monkeypatch.setattr(validation, "_rs", None)
     slow = SpecValidator().validate_response(operation, status, headers, payload)
     assert fast == slow
+
+
+# -- parsing: orjson first, json for what orjson refuses ------------------------------------------
+ANSWER = {"id": 1, "messages": MESSAGES, "progress": None}
+
+
+def _body(label: str) -> bytes:
+    text = json.dumps(ANSWER)
+    return {
+        "int64-max-id": text.replace('"id": 1', f'"id": {2**63 - 1}').encode(),
+        "19-digit-id": text.replace('"id": 1', '"id": 1234567890123456789').encode(),
+        "id-beyond-64-bits": text.replace('"id": 1', f'"id": {2**70}').encode(),
+        "nan-id": text.replace('"id": 1', '"id": NaN').encode(),
+        "overflowing-float": text.replace('"id": 1', '"id": 1e400').encode(),
+        "lone-surrogate": text.replace('"User"', '"\\ud800"').encode(),
+        "utf-16": text.encode("utf-16"),
+        "utf-8-bom": b"\xef\xbb\xbf" + text.encode(),
+        "duplicate-key": text.replace('{"id": 1', '{"id": "one", "id": 1').encode(),
+        "truncated": text[:-3].encode(),
+    }[label]
+
+
+PARSE_CASES = [
+    "int64-max-id",
+    "19-digit-id",
+    "id-beyond-64-bits",
+    "nan-id",
+    "overflowing-float",
+    "lone-surrogate",
+    "utf-16",
+    "utf-8-bom",
+    "duplicate-key",
+    "truncated",
+]
+
+
+@pytest.mark.parametrize("label", PARSE_CASES)
+def test_the_fast_parser_gives_the_verdict_json_gives(monkeypatch: pytest.MonkeyPatch, label: str) -> None:
+    headers = {"content-type": "application/json"}
+    payload = _body(label)
+
+    def verdicts() -> list[list[validation.Violation]]:
+        plain, string_ids = SpecValidator(), SpecValidator().with_string_ids()
+        return [v.validate_response("getActiveConversation", 200, headers, payload) for v in (plain, string_ids)]
+
+    fast = verdicts()
+    monkeypatch.setattr(validation, "_loads", json.loads)
+    assert fast == verdicts()
+
+
+def test_canvas_sized_ids_are_valid_answers() -> None:
+    headers = {"content-type": "application/json"}
+    for label in ("int64-max-id", "19-digit-id"):
+        assert SpecValidator().validate_response("getActiveConversation", 200, headers, _body(label)) == []
+    assert SpecValidator().validate_response("getActiveConversation", 200, headers, _body("nan-id"))  # not an integer
+
+
+# -- what is kept per path: only what depends on the path ---------------------------------------
+PATH = "/api/v1/courses/101/ai_experiences/7/conversations"
+
+
+def test_a_path_checked_before_is_still_checked_for_its_token_and_body() -> None:
+    validator = SpecValidator()
+    token = {"authorization": "Bearer t", "content-type": "application/json"}
+    assert validator.validate_request("GET", PATH, "", token)[1] == []
+    _, anonymous = validator.validate_request("GET", PATH, "", {})
+    assert [v.kind for v in anonymous] == ["auth"]
+    assert validator.validate_request("GET", PATH, "access_token=t", {})[1] == []
+    messages = f"{PATH}/5/messages"
+    assert validator.validate_request("POST", messages, "", token, b'{"message": "hi"}')[1] == []
+    _, blank = validator.validate_request("POST", messages, "", token, b'{"message": "  "}')
+    assert [v.kind for v in blank] == ["body"]
+
+
+def test_a_bad_path_parameter_is_flagged_every_time_not_only_the_first() -> None:
+    validator = SpecValidator()
+    bad = "/api/v1/courses/abc/ai_experiences/7/conversations"
+    first = validator.validate_request("GET", bad, "", {"authorization": "Bearer t"})[1]
+    second = validator.validate_request("GET", bad, "", {"authorization": "Bearer t"})[1]
+    assert [v.kind for v in first] == ["parameter"] and first == second
+    second.clear()  # a caller's list is its own: the kept checks are not changed through it
+    assert validator.validate_request("GET", bad, "", {"authorization": "Bearer t"})[1] == first
+
+
+def test_the_paths_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validation, "_MAX_ROUTED", 5)
+    validator = SpecValidator()
+    for conversation in range(50):
+        validator.validate_request("GET", f"{PATH}/{conversation}", "", {"authorization": "Bearer t"})
+    assert len(validator._routed) <= 5

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+import orjson
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -35,6 +36,7 @@ __all__ = ["Operation", "SpecValidator", "Violation"]
 _SPEC_URI = "urn:canvas-ai-harness:openapi"
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _MAX_SCHEMA_ERRORS = 5
+_MAX_ROUTED = 10_000  # (method, path) pairs whose route checks are kept; past it the cache starts again
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,13 @@ class SpecValidator:
         # id(schema) -> (the schema, kept alive so that its id stays its own; its compiled validator)
         self._param_validators: dict[int, tuple[Mapping[str, Any], Any]] = {}
         self._derefs: dict[tuple[int, str], tuple[dict[str, Any], tuple[dict[str, Any], str]]] = {}
+        # What depends only on the spec and the request line, worked out once (see validate_request,
+        # validate_response): the route and path parameter checks of a path, an operation's accepted
+        # credentials and request body, a declared response.
+        self._routed: dict[tuple[str, str], tuple[Operation | None, tuple[Violation, ...]]] = {}
+        self._auth: dict[str, list[tuple[str, str]] | None] = {}
+        self._bodies: dict[str, tuple[dict[str, Any], str, dict[str, Any], str] | None] = {}
+        self._responses: dict[tuple[str, int], _Response | Violation] = {}
         self._routes: list[_Route] = []
         self._by_id: dict[str, tuple[str, str, dict[str, Any]]] = {}
         self._path_parameters: dict[str, list[dict[str, Any]]] = {}
@@ -144,19 +153,31 @@ class SpecValidator:
         body: bytes = b"",
     ) -> tuple[Operation | None, list[Violation]]:
         """Check a request a client sends; return its operation (if any) and every violation."""
-        operation, problems = self.match(method, path)
+        routed = self._routed.get((method, path))
+        if routed is None:
+            routed = self._route_checks(method, path)
+        operation, known = routed
+        problems = list(known)
         if operation is None:
             return None, problems
         lower = {k.lower(): v for k, v in (headers or {}).items()}
-        query_params = dict(parse_qsl(query, keep_blank_values=True))
-        op = self.operation(operation.operation_id)
-        pointer = f"/paths/{_escape(operation.path_template)}/{operation.method.lower()}"
-        problems += self._check_path_params(
-            self._path_parameters[operation.path_template] + op.get("parameters", []), operation
-        )
-        problems += self._check_auth(op, lower, query_params)
-        problems += self._check_body(op, pointer, lower, body)
+        query_params = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
+        problems += self._check_auth(operation.operation_id, lower, query_params)
+        problems += self._check_body(operation.operation_id, lower, body)
         return operation, problems
+
+    def _route_checks(self, method: str, path: str) -> tuple[Operation | None, tuple[Violation, ...]]:
+        """The route and path parameter checks of ``method path``: they depend on nothing else, so are kept."""
+        operation, problems = self.match(method, path)
+        if operation is not None:
+            op = self.operation(operation.operation_id)
+            problems += self._check_path_params(
+                self._path_parameters[operation.path_template] + op.get("parameters", []), operation
+            )
+        if len(self._routed) >= _MAX_ROUTED:
+            self._routed.clear()
+        routed = self._routed[(method, path)] = (operation, tuple(problems))
+        return routed
 
     def _check_path_params(self, parameters: list[dict[str, Any]], operation: Operation) -> list[Violation]:
         problems = []
@@ -189,22 +210,39 @@ class SpecValidator:
                 )
         return problems
 
-    def _check_auth(self, op: dict[str, Any], headers: Mapping[str, str], query: Mapping[str, str]) -> list[Violation]:
+    def _accepted_credentials(self, operation_id: str) -> list[tuple[str, str]] | None:
+        """Where the operation takes a token: ``("bearer", "")``, ``("query"|"header", name)``; ``None``: anonymous."""
+        if operation_id in self._auth:
+            return self._auth[operation_id]
+        op = self.operation(operation_id)
         requirements = op.get("security", self.spec.get("security", []))
-        if not requirements or {} in requirements:
+        accepted: list[tuple[str, str]] | None = None
+        if requirements and {} not in requirements:
+            accepted = []
+            schemes = self.spec.get("components", {}).get("securitySchemes", {})
+            for requirement in requirements:
+                for name in requirement:
+                    scheme = schemes.get(name, {})
+                    if scheme.get("type") == "http" and scheme.get("scheme", "").lower() == "bearer":
+                        accepted.append(("bearer", ""))
+                    elif scheme.get("type") == "apiKey":
+                        in_query = scheme.get("in") == "query"
+                        accepted.append(
+                            ("query" if in_query else "header", scheme["name"] if in_query else scheme["name"].lower())
+                        )
+        self._auth[operation_id] = accepted
+        return accepted
+
+    def _check_auth(self, operation_id: str, headers: Mapping[str, str], query: Mapping[str, str]) -> list[Violation]:
+        accepted = self._accepted_credentials(operation_id)
+        if accepted is None:
             return []
-        schemes = self.spec.get("components", {}).get("securitySchemes", {})
-        for requirement in requirements:
-            for name in requirement:
-                scheme = schemes.get(name, {})
-                if scheme.get("type") == "http" and scheme.get("scheme", "").lower() == "bearer":
-                    if bearer_token(headers):
-                        return []
-                elif scheme.get("type") == "apiKey":
-                    source = query if scheme.get("in") == "query" else headers
-                    key = scheme["name"] if scheme.get("in") == "query" else scheme["name"].lower()
-                    if source.get(key):
-                        return []
+        for where, key in accepted:
+            if where == "bearer":
+                if bearer_token(headers):
+                    return []
+            elif (query if where == "query" else headers).get(key):
+                return []
         return [
             Violation(
                 "auth",
@@ -213,12 +251,25 @@ class SpecValidator:
             )
         ]
 
-    def _check_body(self, op: dict[str, Any], pointer: str, headers: Mapping[str, str], body: bytes) -> list[Violation]:
-        if "requestBody" not in op:
+    def _request_body(self, operation_id: str) -> tuple[dict[str, Any], str, dict[str, Any], str] | None:
+        """The operation's request body, its pointer, its content by media type and their names; ``None``: none."""
+        if operation_id in self._bodies:
+            return self._bodies[operation_id]
+        template, method, op = self._by_id[operation_id]
+        found = None
+        if "requestBody" in op:
+            pointer = f"/paths/{_escape(template)}/{method.lower()}/requestBody"
+            request_body, body_pointer = self._deref(op["requestBody"], pointer)
+            content = request_body.get("content", {})
+            found = (request_body, body_pointer, content, ", ".join(content))
+        self._bodies[operation_id] = found
+        return found
+
+    def _check_body(self, operation_id: str, headers: Mapping[str, str], body: bytes) -> list[Violation]:
+        declaration = self._request_body(operation_id)
+        if declaration is None:
             return []
-        request_body, body_pointer = self._deref(op["requestBody"], f"{pointer}/requestBody")
-        content = request_body.get("content", {})
-        declared = ", ".join(content)
+        request_body, body_pointer, content, declared = declaration
         media = media_type(headers.get("content-type"))
         if not body:
             if request_body.get("required"):
@@ -243,7 +294,7 @@ class SpecValidator:
         try:
             text = body.decode("utf-8")
             data: Any = (
-                json.loads(text)
+                _loads(text)
                 if media == "application/json"
                 else dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
             )
@@ -258,25 +309,22 @@ class SpecValidator:
         self, operation_id: str, status: int, headers: Mapping[str, str], body: bytes
     ) -> list[Violation]:
         """Check a response to ``operation_id`` against its declared responses."""
-        template, method, op = self._by_id[operation_id]
-        responses = op.get("responses", {})
-        key = str(status) if str(status) in responses else ("default" if "default" in responses else None)
-        if key is None:
-            declared = ", ".join(sorted(responses))
-            return [Violation("status", f"{operation_id} answered {status}; the spec declares {declared}", "status")]
-        response, pointer = self._deref(responses[key], f"/paths/{_escape(template)}/{method.lower()}/responses/{key}")
+        declared = self._responses.get((operation_id, status))
+        if declared is None:
+            declared = self._response(operation_id, status)
+        if isinstance(declared, Violation):
+            return [declared]
         lower = {k.lower(): v for k, v in headers.items()}
         problems: list[Violation] = []
-        for name, header in response.get("headers", {}).items():
-            header, header_pointer = self._deref(header, f"{pointer}/headers/{_escape(name)}")
+        for name, required, header_schema in declared.headers:
             value = lower.get(name.lower())
             if value is None:
-                if header.get("required"):
+                if required:
                     problems.append(Violation("header", f"required header missing on {status}", f"header.{name}"))
                 continue
-            for where, message in self._schema_errors(f"{header_pointer}/schema", value):
+            for where, message in self._schema_errors(header_schema, value):
                 problems.append(Violation("header", f"{value!r}: {message}", f"header.{name}{where}"))
-        content = response.get("content", {})
+        content = declared.content
         if not content:
             return problems
         media = media_type(lower.get("content-type"))
@@ -292,16 +340,38 @@ class SpecValidator:
         data: Any
         if media == "application/json" or media.endswith("+json"):
             try:
-                data = json.loads(body)
+                data = _loads(body)
             except ValueError as exc:
                 return [*problems, Violation("body", f"{status} body is not JSON: {exc}", "body")]
         else:
             data = body.decode("utf-8", "replace")
-        schema_pointer = f"{pointer}/content/{_escape(media)}/schema"
+        schema_pointer = f"{declared.pointer}/content/{_escape(media)}/schema"
         problems += [
             Violation("schema", message, "body" + where) for where, message in self._schema_errors(schema_pointer, data)
         ]
         return problems
+
+    def _response(self, operation_id: str, status: int) -> _Response | Violation:
+        """The response declared for ``status`` (or ``default``), or the violation of answering it; kept."""
+        template, method, op = self._by_id[operation_id]
+        responses = op.get("responses", {})
+        key = str(status) if str(status) in responses else ("default" if "default" in responses else None)
+        declared: _Response | Violation
+        if key is None:
+            listed = ", ".join(sorted(responses))
+            declared = Violation("status", f"{operation_id} answered {status}; the spec declares {listed}", "status")
+        else:
+            response, pointer = self._deref(
+                responses[key], f"/paths/{_escape(template)}/{method.lower()}/responses/{key}"
+            )
+            headers = []
+            for name, header in response.get("headers", {}).items():
+                header, header_pointer = self._deref(header, f"{pointer}/headers/{_escape(name)}")
+                headers.append((name, bool(header.get("required")), f"{header_pointer}/schema"))
+            declared = _Response(pointer, headers, response.get("content", {}))
+        if len(self._responses) < _MAX_ROUTED:  # statuses are few; a bound all the same
+            self._responses[(operation_id, status)] = declared
+        return declared
 
     # -- schema machinery ---------------------------------------------------------------------
     def _deref(self, node: dict[str, Any], pointer: str = "") -> tuple[dict[str, Any], str]:
@@ -389,6 +459,27 @@ class SpecValidator:
     def _errors(self, schema: Mapping[str, Any], value: Any) -> Iterable[str]:
         validator = Draft202012Validator(dict(schema), registry=self._registry)
         return [e.message for e in validator.iter_errors(value)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Response:
+    """A declared response: its pointer in the spec, its headers (name, required, schema pointer), its content."""
+
+    pointer: str
+    headers: list[tuple[str, bool, str]]
+    content: dict[str, Any]
+
+
+def _loads(text: bytes | str) -> Any:
+    """``json.loads``, faster: orjson reads what it can, and ``json`` what it refuses.
+
+    orjson refuses what ``json`` accepts (integers beyond 64 bits, NaN, lone surrogates, UTF-16),
+    so its refusal is never the verdict: ``json`` reads the text again, and its error words it.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _blank_as_canvas_reads_it(errors: list[tuple[str, str]], data: Any) -> list[tuple[str, str]]:
