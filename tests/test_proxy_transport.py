@@ -26,6 +26,7 @@ import pytest
 
 from canvas_ai_harness.proxy import Proxy, ProxyConfig, ProxyServer
 from canvas_ai_harness.proxy import upstream as upstream_module
+from canvas_ai_harness.proxy.message import forwarded
 from canvas_ai_harness.proxy.upstream import UpstreamFailure, UpstreamPool
 from fixtures.proxy import BASE, Proxied, Scripted
 
@@ -459,3 +460,40 @@ def test_a_path_redacted_before_a_token_was_learned_is_redacted_again_after() ->
     proxy._client_label({"authorization": "Bearer learned-later-token-123"}, "", b"")
     assert "learned-later-token-123" not in proxy._redacted_path(raw)
     assert proxy._redacted_path(raw) == proxy.redactor(raw)
+
+
+def test_a_label_kept_for_a_token_is_forgotten_with_the_report() -> None:
+    proxy = Proxy(ProxyConfig("http://127.0.0.1:9"))
+    first, second = {"authorization": "Bearer token-aaa-111"}, {"authorization": "Bearer token-bbb-222"}
+    assert [proxy._client_label(h, "", b"") for h in (first, second, first)] == ["client-1", "client-2", "client-1"]
+    proxy.reset()
+    assert [proxy._client_label(h, "", b"") for h in (second, first)] == ["client-1", "client-2"]
+
+
+def test_a_query_token_is_learned_whether_or_not_its_label_was_kept() -> None:
+    proxy = Proxy(ProxyConfig("http://127.0.0.1:9"))
+    for _ in range(2):
+        assert proxy._client_label({}, "access_token=query-token-333", b"") == "client-1"
+    assert proxy._client_label({}, "", b"access_token=query-token-333") == "client-1"  # a body: not kept, same label
+    assert "query-token-333" not in proxy.redactor("/x?access_token=query-token-333")
+
+
+@pytest.mark.parametrize(
+    ("raw", "drop", "kept"),
+    [
+        pytest.param(
+            [(b"Host", b"h"), (b"X-A", b"1"), (b"TE", b"x")], frozenset({b"host"}), [b"X-A"], id="hop-and-drop"
+        ),
+        pytest.param(
+            [(b"X-A", b"1"), (b"Connection", b"x-b, close"), (b"X-B", b"2"), (b"Content-Length", b"1")],
+            frozenset({b"content-length"}),
+            [b"X-A"],
+            id="connection-names-more",
+        ),
+        pytest.param([(b"X-A", b"1"), (b"transfer-encoding", b"chunked")], frozenset(), [b"X-A"], id="framing"),
+    ],
+)
+def test_forwarded_headers_are_the_end_to_end_ones_less_those_dropped(
+    raw: list[tuple[bytes, bytes]], drop: frozenset[bytes], kept: list[bytes]
+) -> None:
+    assert [name for name, _ in forwarded(raw, drop)] == kept

@@ -48,7 +48,7 @@ from canvas_ai_harness.canvas.requests import (
     request_tokens,
 )
 from canvas_ai_harness.proxy.intake import CLIENT_LEFT, LEFT, TOO_LARGE, read_body, too_large_answer
-from canvas_ai_harness.proxy.message import decoded_body, end_to_end, header_dict
+from canvas_ai_harness.proxy.message import decoded_body, forwarded, header_dict
 from canvas_ai_harness.proxy.observe import (
     STOPPED_WAITING,
     UPSTREAM_ERROR,
@@ -69,6 +69,7 @@ log = logging.getLogger("canvas_ai_harness.proxy")
 CONTROL_PREFIX: Final = "/__proxy__"
 DEFAULT_UPSTREAM_TIMEOUT_S: Final = 60.0  # an AI call takes seconds; a minute without an answer is a hang
 _FRAMING: Final = frozenset({b"host", b"content-length"})  # the pool writes both for the upstream
+_NO_BODY: Final = digest(b"")
 _MAX_PATHS: Final = 10_000  # redacted paths kept (Proxy._redacted_path); past it the cache starts again
 _SETTLE_S: Final = 1.0  # at the stop, how long cancelled requests get to record themselves
 _JSON: Final = [(b"content-type", b"application/json; charset=utf-8")]
@@ -109,6 +110,9 @@ class Proxy:
         self._learned: set[str] = set()
         self._generation = 0  # bumps with each token learned: a cached redaction from before is stale
         self._paths: dict[str, tuple[int, str]] = {}
+        # (Authorization, query) of a request without a body -> its client's label: its tokens are
+        # learned already. Cleared with the labels (reset); bounded like _paths.
+        self._labels: dict[tuple[str | None, str], str] = {}
         self.report = ConformanceReport(config.upstream.rstrip("/"), config.strict, self.redactor)
         self._on_limit = on_limit
         self._prefix = (urlsplit(config.upstream).path or "/").rstrip("/").encode()
@@ -125,6 +129,7 @@ class Proxy:
         """Start a new report; upstream connections stay open (tests reuse one proxy this way)."""
         self.report = ConformanceReport(self.config.upstream.rstrip("/"), self.config.strict, self.redactor)
         self._clients.clear()
+        self._labels.clear()
         self._seq = 0
 
     def _upstream(self) -> UpstreamPool:
@@ -200,7 +205,7 @@ class Proxy:
                 operation_id=operation.operation_id if operation is not None else None,
                 conversation_id=params.get("id"),
                 experience=experience,
-                body_digest=digest(body),
+                body_digest=digest(body) if body else _NO_BODY,
                 started=started,
                 finished=time.monotonic(),
                 status=status,
@@ -289,9 +294,9 @@ class Proxy:
         query: bytes = scope["query_string"]
         target = self._prefix + raw_path + (b"?" + query if query else b"")
         # The body goes on whole (even one that came chunked), so the pool writes its length.
-        headers = [(k, v) for k, v in end_to_end(scope["headers"]) if k.lower() not in _FRAMING]
+        headers = forwarded(scope["headers"], _FRAMING)
         answer = await self._upstream().request(method.encode("ascii"), target, headers, body)
-        out = end_to_end(answer.headers)
+        out = forwarded(answer.headers)
         if not any(k.lower() == b"content-length" for k, _ in out):
             out.append((b"content-length", str(len(answer.body)).encode()))
         return answer.status, out, answer.body
@@ -325,6 +330,11 @@ class Proxy:
         Every token the request carries is learned (``canvas.requests.request_tokens``) before
         anything about the request is written; the label is that of the token Canvas reads.
         """
+        key = (headers.get("authorization"), query)
+        if not body:
+            label = self._labels.get(key)
+            if label is not None:
+                return label
         tokens = request_tokens(headers, query, headers.get("content-type"), body)
         for token in tokens:
             if token not in self._learned:
@@ -340,6 +350,10 @@ class Proxy:
         label = self._clients.get(token)
         if label is None:
             label = self._clients[token] = f"client-{len(self._clients) + 1}"
+        if not body:
+            if len(self._labels) >= _MAX_PATHS:
+                self._labels.clear()
+            self._labels[key] = label
         return label
 
 

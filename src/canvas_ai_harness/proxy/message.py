@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from typing import Final
 
-__all__ = ["HOP_BY_HOP", "decoded_body", "end_to_end", "header_dict"]
+__all__ = ["HOP_BY_HOP", "decoded_body", "end_to_end", "forwarded", "header_dict"]
 
 # RFC 9110 section 7.6.1: these describe one connection and are never forwarded.
 HOP_BY_HOP: Final = frozenset(
@@ -27,6 +27,18 @@ def end_to_end(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The headers meant for the other end: hop-by-hop ones and those ``Connection`` names dropped."""
     named = {t.strip().lower() for k, v in raw if k.lower() == b"connection" for t in v.split(b",")}
     return [(k, v) for k, v in raw if k.lower() not in HOP_BY_HOP and k.lower() not in named]
+
+
+def forwarded(raw: list[tuple[bytes, bytes]], drop: frozenset[bytes] = frozenset()) -> list[tuple[bytes, bytes]]:
+    """``end_to_end(raw)`` less the headers in ``drop`` (lower case); one pass unless ``Connection`` names some."""
+    out = []
+    for name, value in raw:
+        lower = name.lower()
+        if lower == b"connection":
+            return [(k, v) for k, v in end_to_end(raw) if k.lower() not in drop]
+        if lower not in HOP_BY_HOP and lower not in drop:
+            out.append((name, value))
+    return out
 
 
 def header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:

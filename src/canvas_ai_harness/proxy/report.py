@@ -58,7 +58,10 @@ class ConformanceReport:
     def add(self, exchange: Exchange, created_id: str | None = None) -> None:
         """Account for one finished exchange."""
         self.requests += 1
-        stats = self.routes.setdefault(exchange.operation_id or UNKNOWN_ROUTE, _RouteStats())
+        route = exchange.operation_id or UNKNOWN_ROUTE
+        stats = self.routes.get(route)
+        if stats is None:  # not setdefault: a _RouteStats per request costs three Counters
+            stats = self.routes[route] = _RouteStats()
         stats.requests += 1
         stats.answers[exchange.answer] += 1
         self.answers[exchange.answer] += 1
