@@ -4,7 +4,9 @@
 small JSON documents): ``Content-Length``, chunked or read-until-close framing, informational
 (1xx) answers skipped, gzip left as it came (the proxy passes bytes on unchanged). It is the
 smallest client that is correct for this job, and it costs a fraction of a general one: one
-write per request, no per-request objects beyond the answer.
+write per request, and each connection is an ``asyncio.Protocol`` that parses the answer as its
+bytes arrive and hands it to the waiting request through one future (no stream reader, no await
+per line). Bytes the upstream sends that nobody asked for put the connection out of use.
 
 Connections are kept alive unless the upstream says otherwise (``Connection: close``, HTTP/1.0
 without keep-alive, an answer framed by the close), and at most ``max_connections`` are open;
