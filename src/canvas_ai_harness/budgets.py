@@ -37,6 +37,7 @@ from dataclasses import dataclass
 __all__ = [
     "DEFAULT_HEADER_BYTES",
     "DEFAULT_READ_TIMEOUT_S",
+    "KEEP_ALIVE_S",
     "MOCK_BODY_BYTES",
     "PROXY_BODY_BYTES",
     "STORED_BYTES",
@@ -57,6 +58,11 @@ PROXY_BODY_BYTES = 8 * MIB
 # cookies stays far below it.
 DEFAULT_HEADER_BYTES = 32_768
 DEFAULT_READ_TIMEOUT_S = 15.0
+# How long an idle keep-alive connection stays open between requests. Above a student's think
+# time (a load run's default pause is seconds; a reader takes a minute), so that 25,000 students
+# keep their connections rather than reconnecting each turn (uvicorn's 5 s, and the 30 s before,
+# made locust open one connection per request); the same as nginx's keepalive_timeout 75 s.
+KEEP_ALIVE_S = 75.0
 _IDLE_CEILING = 1_000
 
 

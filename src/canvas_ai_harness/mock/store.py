@@ -4,36 +4,61 @@ Memory stays bounded in count and in bytes: past ``max_conversations`` conversat
 ``max_stored_bytes`` of stored conversations, the store evicts completed conversations first
 (the longest-closed first), then the oldest active ones. A conversation's bytes are an estimate
 of what it holds in memory: each message's text (``sys.getsizeof``, so a wide character counts
-as Python stores it) plus a fixed overhead per message and per conversation, measured with
-``bench/mock_memory.py``. ``fits()`` tells whether a transcript may grow by some messages
+as Python stores it) and its JSON, plus a fixed overhead per message and per conversation,
+measured with ``bench/mock_memory.py``.
+
+A transcript is kept as a tuple of records, each an exact tuple of atomic values ``(id, role,
+text, JSON)``: the message encoded once, when stored, as ``{"role": ..., "text": ...}``. The
+garbage collector stops tracking such tuples, so a full collection walks one object per
+conversation rather than one per message (at 100,000 stored conversations, full collections
+over a million messages were the postMessage p99). ``Conversation.messages`` gives them back
+as ``Message`` values.
+
+``fits()`` tells whether a transcript may grow by some messages
 without passing ``max_transcript_bytes``. Every method takes the store's lock, so the store is
 safe under threads as well as under one event loop.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
+
+import orjson
 
 from canvas_ai_harness.budgets import STORED_BYTES, TRANSCRIPT_BYTES
 from canvas_ai_harness.canvas.lifecycle import ACTIVE, Conversations
 
-__all__ = ["ACTIVE", "Conversation", "ConversationStore", "Message", "message_bytes"]
+__all__ = ["ACTIVE", "Conversation", "ConversationStore", "Message", "Record", "message_bytes"]
 
-# Measured with bench/mock_memory.py (RSS per 10-message conversation, text aside): the
-# Message object, its id and list slot; the Conversation, its dict entries and datetimes.
+# Measured with bench/mock_memory.py (RSS per 10-message conversation, text aside): the record
+# tuple, its id, the JSON's bytes object and its keys, the transcript's slot; the Conversation,
+# its dict entries and datetimes.
 MESSAGE_OVERHEAD = 100
-CONVERSATION_OVERHEAD = 600
+CONVERSATION_OVERHEAD = 400
 
 
-@dataclass(slots=True)
-class Message:
+class Message(NamedTuple):
+    """One message of a transcript; immutable (``_replace`` makes a changed copy)."""
+
     id: int
     role: str  # "User" or "Assistant"
     text: str
+
+
+# (id, role, text, {"role": ..., "text": ...} as JSON): an exact tuple the collector need not track.
+Record = tuple[int, str, str, bytes]
+
+
+def encode_message(role: str, text: str) -> bytes:
+    """``{"role": role, "text": text}`` as compact JSON, the same bytes ``json.dumps`` would give."""
+    return orjson.dumps({"role": role, "text": text})
 
 
 @dataclass(slots=True)
@@ -45,7 +70,7 @@ class Conversation:
     llm_conversation_id: str
     created_at: datetime
     updated_at: datetime
-    messages: list[Message] = field(default_factory=list)
+    records: tuple[Record, ...] = ()
     workflow_state: str = ACTIVE
     covered: int = 0  # learning objectives covered so far
     size: int = 0  # estimated bytes held (message_bytes of each message, plus the conversation's overhead)
@@ -54,10 +79,15 @@ class Conversation:
     def active(self) -> bool:
         return self.workflow_state == ACTIVE
 
+    @property
+    def messages(self) -> list[Message]:
+        """The transcript, oldest first (a copy: the store alone changes it)."""
+        return [Message(r[0], r[1], r[2]) for r in self.records]
 
-def message_bytes(messages: list[Message]) -> int:
-    """The bytes ``messages`` hold in memory, as the store counts them."""
-    return sum(sys.getsizeof(m.text) + MESSAGE_OVERHEAD for m in messages)
+
+def message_bytes(messages: Iterable[Message | Record]) -> int:
+    """The bytes ``messages`` hold in memory, as the store counts them (text, its JSON, overhead)."""
+    return sum(sys.getsizeof(m[2]) + len(m[2]) + MESSAGE_OVERHEAD for m in messages)
 
 
 class ConversationStore:
@@ -85,7 +115,8 @@ class ConversationStore:
             self._active: Conversations[int, int, int] = Conversations()
             self._closed: OrderedDict[int, None] = OrderedDict()
             self._next_id = 1
-            self._next_message_id = 1
+            self._message_ids = itertools.count(1)  # next() is atomic: no lock per message
+            self._shared: dict[tuple[str, str], bytes] = {}  # JSON of texts every conversation starts with
             self.evicted = 0
             self.stored_bytes = 0
 
@@ -115,10 +146,25 @@ class ConversationStore:
                 self._closed[conversation.id] = None
 
     def new_message(self, role: str, text: str) -> Message:
-        with self._lock:
-            mid = self._next_message_id
-            self._next_message_id += 1
-        return Message(mid, role, text)
+        return Message(next(self._message_ids), role, text)
+
+    @staticmethod
+    def _records(messages: Iterable[Message]) -> tuple[Record, ...]:
+        return tuple((m.id, m.role, m.text, encode_message(m.role, m.text)) for m in messages)
+
+    def _opening_records(self, messages: Iterable[Message]) -> tuple[Record, ...]:
+        """Records of a new transcript: its texts (the hidden prompt, the first question) are one per
+        experience, so their JSON is encoded once and shared, as the texts are."""
+        records = []
+        for m in messages:
+            key = (m.role, m.text)
+            encoded = self._shared.get(key)
+            if encoded is None:
+                encoded = encode_message(m.role, m.text)
+                if len(self._shared) < 1_024:  # experiences are few; a bound all the same
+                    self._shared[key] = encoded
+            records.append((m.id, m.role, m.text, encoded))
+        return tuple(records)
 
     def add(
         self,
@@ -130,6 +176,7 @@ class ConversationStore:
         now: datetime,
     ) -> Conversation:
         """Store a new active conversation; the caller has closed any previous active one."""
+        records = self._opening_records(messages)
         with self._lock:
             conversation = Conversation(
                 id=self._next_id,
@@ -139,8 +186,8 @@ class ConversationStore:
                 llm_conversation_id=llm_conversation_id,
                 created_at=now,
                 updated_at=now,
-                messages=messages,
-                size=CONVERSATION_OVERHEAD + message_bytes(messages),
+                records=records,
+                size=CONVERSATION_OVERHEAD + message_bytes(records),
             )
             self._next_id += 1
             while self._by_id and (
@@ -174,14 +221,15 @@ class ConversationStore:
 
     def append(self, conversation: Conversation, messages: list[Message], covered: int, now: datetime) -> None:
         """Add ``messages`` to ``conversation`` (the caller checked ``fits``); evict others to stay in budget."""
+        records = self._records(messages)
         with self._lock:
-            grown = message_bytes(messages)
+            grown = message_bytes(records)
             while self.stored_bytes + grown > self.max_stored_bytes and self._evict_one(keep=conversation.id):
                 pass
             conversation.size += grown
             if conversation.id in self._by_id:
                 self.stored_bytes += grown
-            conversation.messages.extend(messages)
+            conversation.records += records
             conversation.covered = max(conversation.covered, covered)
             conversation.updated_at = now
 
