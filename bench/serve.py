@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from canvas_ai_harness.budgets import KEEP_ALIVE_S
 from canvas_ai_harness.mock import ApiRequest, CanvasService, MockConfig, MockServer
 from canvas_ai_harness.mock.app import create_app
 
@@ -37,7 +38,7 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "log_level": "warning",
     "access_log": False,
     "lifespan": "off",
-    "timeout_keep_alive": 30,
+    "timeout_keep_alive": KEEP_ALIVE_S,
 }
 
 

@@ -241,7 +241,7 @@ class UvicornServer:
         options = {
             "log_level": "warning",
             "access_log": False,
-            "timeout_keep_alive": 30,
+            "timeout_keep_alive": self.limits.keep_alive_s,
             "http": bounded_protocol(self.limits),
             **uvicorn_options,
         }

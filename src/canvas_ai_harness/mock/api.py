@@ -5,7 +5,8 @@ configuration that shapes the mock (``MockConfig``), with Canvas's defaults and 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ from canvas_ai_harness import budgets
 from canvas_ai_harness.mock.llm import Latency
 from canvas_ai_harness.mock.throttle import ThrottleConfig
 
-__all__ = ["JSON_TYPE", "ApiRequest", "ApiResponse", "Call", "MockConfig"]
+__all__ = ["JSON_TYPE", "ApiRequest", "ApiResponse", "Call", "CallLog", "MockConfig"]
 
 JSON_TYPE = "application/json; charset=utf-8"
 
@@ -53,6 +54,36 @@ class Call:
     path: str
     status: int
     user_id: int | None
+
+
+class CallLog:
+    """The recent calls, oldest first, at most ``maxlen`` (0 keeps none).
+
+    Kept as plain tuples of atomic values, which the garbage collector stops tracking: a log of
+    Call objects put one long-lived object per request into the oldest generation, and so paid
+    for full collections. Iterating gives ``Call`` values.
+    """
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, maxlen: int) -> None:
+        self._rows: deque[tuple[str, str, int, int | None]] = deque(maxlen=maxlen)
+
+    @property
+    def maxlen(self) -> int:
+        return self._rows.maxlen or 0
+
+    def record(self, method: str, path: str, status: int, user_id: int | None) -> None:
+        self._rows.append((method, path, status, user_id))
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[Call]:
+        return (Call(*row) for row in list(self._rows))
 
 
 @dataclass(slots=True)

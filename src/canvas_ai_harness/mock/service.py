@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -23,7 +22,7 @@ import orjson
 
 from canvas_ai_harness.canvas import answers, bodies, courses, lifecycle, routes
 from canvas_ai_harness.canvas.requests import MalformedRequest, message_text, parse_id, read_params, request_token
-from canvas_ai_harness.mock.api import JSON_TYPE, ApiRequest, ApiResponse, Call, MockConfig
+from canvas_ai_harness.mock.api import JSON_TYPE, ApiRequest, ApiResponse, Call, CallLog, MockConfig
 from canvas_ai_harness.mock.hooks import Answer, ServiceHooks
 from canvas_ai_harness.mock.llm import FakeLLM, LLMServiceError
 from canvas_ai_harness.mock.render import Renderer, progress
@@ -84,7 +83,7 @@ class CanvasService:
             self.config.llm_latency, self.config.llm_failure_rate, self.config.seed, self.config.llm_null_id_rate
         )
         self.buckets = LeakyBuckets(self.config.throttle) if self.config.throttle else None
-        self.calls: deque[Call] = deque(maxlen=self.config.record_calls or 0)
+        self.calls = CallLog(self.config.record_calls)
         self._daily: dict[tuple[int, str, date], int] = {}
         self.profile = answers.get_profile(self.config.profile)
         self.render = Renderer(self.profile, self.hooks)
@@ -305,9 +304,8 @@ class CanvasService:
             covered = min(covered + 1, len(ctx.experience.objectives))
         reply = self.llm.reply(ctx.experience, text, covered, words)
         turn = self.hooks.turn([self.store.new_message("User", text), self.store.new_message("Assistant", reply)])
-        if not self.store.fits(conv, turn):  # the mock's own budget (--max-transcript-bytes), not a Canvas rule
-            raise Answer(413, bodies.PAYLOAD_TOO_LARGE)
-        self.store.append(conv, turn, covered, self._clock())
+        if not self.store.append_if_fits(conv, turn, covered, self._clock()):
+            raise Answer(413, bodies.PAYLOAD_TOO_LARGE)  # the mock's own budget (--max-transcript-bytes), not Canvas's
         return 200, self._conversation(conv, ctx, feedback=True), delay
 
     def _destroy(self, ctx: _Context) -> tuple[int, Any, float]:
@@ -358,7 +356,7 @@ class CanvasService:
 
     def _record(self, request: ApiRequest, response: ApiResponse, user_id: int | None) -> None:
         if self.calls.maxlen:
-            self.calls.append(Call(request.method, request.path, response.status, user_id))
+            self.calls.record(request.method, request.path, response.status, user_id)
 
 
 def _user_by_ref(world: World, ref: str) -> User | None:

@@ -87,7 +87,10 @@ class Conversation:
 
 def message_bytes(messages: Iterable[Message | Record]) -> int:
     """The bytes ``messages`` hold in memory, as the store counts them (text, its JSON, overhead)."""
-    return sum(sys.getsizeof(m[2]) + len(m[2]) + MESSAGE_OVERHEAD for m in messages)
+    total = 0
+    for m in messages:
+        total += sys.getsizeof(m[2]) + len(m[2]) + MESSAGE_OVERHEAD
+    return total
 
 
 class ConversationStore:
@@ -150,7 +153,7 @@ class ConversationStore:
 
     @staticmethod
     def _records(messages: Iterable[Message]) -> tuple[Record, ...]:
-        return tuple((m.id, m.role, m.text, encode_message(m.role, m.text)) for m in messages)
+        return tuple([(m[0], m[1], m[2], encode_message(m[1], m[2])) for m in messages])
 
     def _opening_records(self, messages: Iterable[Message]) -> tuple[Record, ...]:
         """Records of a new transcript: its texts (the hidden prompt, the first question) are one per
@@ -221,9 +224,20 @@ class ConversationStore:
 
     def append(self, conversation: Conversation, messages: list[Message], covered: int, now: datetime) -> None:
         """Add ``messages`` to ``conversation`` (the caller checked ``fits``); evict others to stay in budget."""
-        records = self._records(messages)
+        self._append(conversation, self._records(messages), message_bytes(messages), covered, now)
+
+    def append_if_fits(self, conversation: Conversation, messages: list[Message], covered: int, now: datetime) -> bool:
+        """``append`` when ``fits``; return whether it did (the size counted once)."""
+        grown = message_bytes(messages)
+        if conversation.size + grown > self.max_transcript_bytes:
+            return False
+        self._append(conversation, self._records(messages), grown, covered, now)
+        return True
+
+    def _append(
+        self, conversation: Conversation, records: tuple[Record, ...], grown: int, covered: int, now: datetime
+    ) -> None:
         with self._lock:
-            grown = message_bytes(records)
             while self.stored_bytes + grown > self.max_stored_bytes and self._evict_one(keep=conversation.id):
                 pass
             conversation.size += grown
