@@ -38,7 +38,7 @@ def test_closed_conversations_with_long_messages_are_evicted_by_bytes(in_process
     assert store.evicted > 0
     newest = store.active_for(11, 7)
     assert newest is not None and newest.messages[-2].text == message
-    assert all(not c.active for c in store.snapshot() if c is not newest)  # completed ones went first
+    assert all(not c.active for c in store.snapshot() if c.id != newest.id)  # completed ones went first
 
 
 def test_a_transcript_stops_growing_at_its_budget_with_a_413(in_process: Callable[..., InProcess]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
 import threading
@@ -34,6 +35,8 @@ __all__ = [
     "ConnectionLimits",
     "UvicornServer",
     "bounded_protocol",
+    "freeze_heap",
+    "heap_frozen",
     "listen",
     "read_body",
 ]
@@ -268,7 +271,14 @@ class UvicornServer:
         return self
 
     def serve_forever(self) -> None:
-        """Serve in this thread until Ctrl-C or SIGTERM (uvicorn handles both), or until asked to stop."""
+        """Serve in this thread until Ctrl-C or SIGTERM (uvicorn handles both), or until asked to stop.
+
+        The process is the server's: what exists now (modules, the app, a world built at start)
+        lives as long as it does, so it is moved out of the garbage collector's sight
+        (``gc.freeze()``). A full collection then walks only what serving created: at 100,000 stored
+        conversations, full collections during a postMessage load were its p99 (``bench/mock_throughput.py``).
+        """
+        freeze_heap()
         # uvicorn shuts down gracefully, then re-raises the SIGINT it caught: for a server that
         # runs until Ctrl-C, that is the normal end, not an interruption (exit 0, not 130).
         with contextlib.suppress(KeyboardInterrupt):
@@ -324,6 +334,22 @@ class UvicornServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def freeze_heap() -> None:
+    """Collect, then move every object that survives into the collector's permanent generation.
+
+    For a process that serves until it exits (``serve_forever``), after it has built what it keeps
+    for good. Frozen objects are still freed when nothing refers to them; only cyclic garbage
+    among them would stay, so call it after building, not while requests are in flight.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def heap_frozen() -> bool:
+    """Whether this process froze its heap (it serves in the foreground): then bulk builds freeze theirs."""
+    return gc.get_freeze_count() > 0
 
 
 class ClientLeft(Exception):

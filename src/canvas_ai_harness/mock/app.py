@@ -9,6 +9,7 @@ students. They are not part of Canvas's API.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from typing import Any
 
@@ -20,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from canvas_ai_harness.canvas import bodies
 from canvas_ai_harness.mock.service import JSON_TYPE, ApiRequest, ApiResponse, CanvasService
-from canvas_ai_harness.serving import ClientLeft, read_body
+from canvas_ai_harness.serving import ClientLeft, heap_frozen, read_body
 
 __all__ = ["create_app"]
 
@@ -155,6 +156,8 @@ def create_app(service: CanvasService) -> Starlette:
             message = f"at most {budget} students may be added in total (--max-students); {left} left until a reset"
             return JSONResponse({"error": message}, status_code=400)
         users = service.world.add_students(course_id, count)
+        if heap_frozen():  # a mock serving in the foreground: the students live as long as it does
+            gc.freeze()
         body: list[dict[str, Any]] = [{"id": u.id, "token": u.token} for u in users]
         return JSONResponse(body)
 

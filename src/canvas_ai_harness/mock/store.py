@@ -11,7 +11,11 @@ A transcript is kept as a tuple of records, each an exact tuple of atomic values
 text, JSON)``: the message encoded once, when stored, as ``{"role": ..., "text": ...}``. The
 garbage collector stops tracking such tuples, so a full collection walks one object per
 conversation rather than one per message (at 100,000 stored conversations, full collections
-over a million messages were the postMessage p99). ``Conversation.messages`` gives them back
+over a million messages were the postMessage p99). A conversation is stored the same way, as
+an exact tuple (``Row``) replaced whole when it changes; ``get()``, ``active_for()``, ``add()``
+and ``snapshot()`` hand out ``Conversation`` objects built from it, short-lived copies that
+``close()`` and ``append()`` update along with the store. So the store's long-lived heap holds
+no object the collector tracks but its indexes. ``Conversation.messages`` gives the transcript
 as ``Message`` values.
 
 ``fits()`` tells whether a transcript may grow by some messages
@@ -85,6 +89,26 @@ class Conversation:
         return [Message(r[0], r[1], r[2]) for r in self.records]
 
 
+# A conversation as the store keeps it: Conversation's fields, in order, in an exact tuple.
+Row = tuple[int, int, int, int, str, datetime, datetime, tuple[Record, ...], str, int, int]
+
+
+def _row(c: Conversation) -> Row:
+    return (
+        c.id,
+        c.user_id,
+        c.course_id,
+        c.experience_id,
+        c.llm_conversation_id,
+        c.created_at,
+        c.updated_at,
+        c.records,
+        c.workflow_state,
+        c.covered,
+        c.size,
+    )
+
+
 def message_bytes(messages: Iterable[Message | Record]) -> int:
     """The bytes ``messages`` hold in memory, as the store counts them (text, its JSON, overhead)."""
     total = 0
@@ -114,7 +138,7 @@ class ConversationStore:
 
     def reset(self) -> None:
         with self._lock:
-            self._by_id: dict[int, Conversation] = {}
+            self._by_id: dict[int, Row] = {}
             self._active: Conversations[int, int, int] = Conversations()
             self._closed: OrderedDict[int, None] = OrderedDict()
             self._next_id = 1
@@ -131,21 +155,37 @@ class ConversationStore:
         return len(self._active)  # conversations that are some user's active one
 
     def get(self, conversation_id: int) -> Conversation | None:
-        return self._by_id.get(conversation_id)
+        row = self._by_id.get(conversation_id)
+        return None if row is None else Conversation(*row)
 
     def active_for(self, user_id: int, experience_id: int) -> Conversation | None:
         with self._lock:
             cid = self._active.active(user_id, experience_id)
-            return None if cid is None else self._by_id.get(cid)
+            row = None if cid is None else self._by_id.get(cid)
+            return None if row is None else Conversation(*row)
+
+    def _refresh(self, conversation: Conversation) -> None:
+        """Bring a copy up to date with its stored row (another copy may have changed it; under the lock)."""
+        row = self._by_id.get(conversation.id)
+        if row is not None:
+            conversation.updated_at, conversation.records, conversation.workflow_state = row[6], row[7], row[8]
+            conversation.covered, conversation.size = row[9], row[10]
+
+    def _store(self, conversation: Conversation) -> None:
+        """Replace the stored row of ``conversation``, if it is still stored (the caller holds the lock)."""
+        if conversation.id in self._by_id:
+            self._by_id[conversation.id] = _row(conversation)
 
     def close(self, conversation: Conversation, state: str, now: datetime) -> None:
         """Mark ``conversation`` closed (``completed`` or ``ended``); closing twice is harmless."""
         with self._lock:
+            self._refresh(conversation)
             self._active.ended(conversation.user_id, conversation.experience_id, conversation.id)
             if conversation.workflow_state != state:
                 conversation.workflow_state = state
                 conversation.updated_at = now
             if conversation.id in self._by_id:
+                self._store(conversation)
                 self._closed[conversation.id] = None
 
     def new_message(self, role: str, text: str) -> Message:
@@ -198,7 +238,7 @@ class ConversationStore:
                 or self.stored_bytes + conversation.size > self.max_stored_bytes
             ):
                 self._evict_one()
-            self._by_id[conversation.id] = conversation
+            self._by_id[conversation.id] = _row(conversation)
             self.stored_bytes += conversation.size
             self._active.opened(user_id, experience_id, conversation.id)
             return conversation
@@ -212,7 +252,7 @@ class ConversationStore:
             cid = next((c for c in self._by_id if c != keep), None)
             if cid is None:
                 return False
-        victim = self._by_id.pop(cid)
+        victim = Conversation(*self._by_id.pop(cid))
         self._active.ended(victim.user_id, victim.experience_id, victim.id)
         self.stored_bytes -= victim.size
         self.evicted += 1
@@ -229,15 +269,19 @@ class ConversationStore:
     def append_if_fits(self, conversation: Conversation, messages: list[Message], covered: int, now: datetime) -> bool:
         """``append`` when ``fits``; return whether it did (the size counted once)."""
         grown = message_bytes(messages)
-        if conversation.size + grown > self.max_transcript_bytes:
-            return False
-        self._append(conversation, self._records(messages), grown, covered, now)
+        records = self._records(messages)
+        with self._lock:
+            self._refresh(conversation)
+            if conversation.size + grown > self.max_transcript_bytes:
+                return False
+            self._append(conversation, records, grown, covered, now)
         return True
 
     def _append(
         self, conversation: Conversation, records: tuple[Record, ...], grown: int, covered: int, now: datetime
     ) -> None:
         with self._lock:
+            self._refresh(conversation)
             while self.stored_bytes + grown > self.max_stored_bytes and self._evict_one(keep=conversation.id):
                 pass
             conversation.size += grown
@@ -246,7 +290,8 @@ class ConversationStore:
             conversation.records += records
             conversation.covered = max(conversation.covered, covered)
             conversation.updated_at = now
+            self._store(conversation)
 
     def snapshot(self) -> list[Conversation]:
         with self._lock:
-            return list(self._by_id.values())
+            return [Conversation(*row) for row in self._by_id.values()]
