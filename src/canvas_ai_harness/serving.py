@@ -81,14 +81,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with ``ConnectionLimits``; ``bounded_protocol`` binds the limits."""
 
     limits: ClassVar[ConnectionLimits] = ConnectionLimits()
+    idle_cap: ClassVar[int] = limits.idle_connections  # read once: the default asks the open-file limit
     # Connections idle or receiving a request, oldest first; shared by one server's connections.
     waiting: ClassVar[OrderedDict[BoundedHttpToolsProtocol, None]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_bytes = 0  # bytes of the current request's head received so far
-        self._parsed_head = 0  # the same, as the parser reports its line and headers
         self._in_head = True
+        self._receiving = False  # a request has begun and is not complete
         self._crossed = False  # a head or a message ended in the bytes being parsed
         self._refused = False
         self._deadline: asyncio.TimerHandle | None = None
@@ -97,7 +98,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         waiting = type(self).waiting
-        while len(waiting) >= self.limits.idle_connections:
+        while len(waiting) >= self.idle_cap:
             oldest, _ = waiting.popitem(last=False)
             oldest._close(None)
         self._wait()
@@ -109,6 +110,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def _wait(self) -> None:
         """This connection waits for (the rest of) a request: it counts, and the deadline runs."""
         type(self).waiting[self] = None
+        self._arm()
+
+    def _arm(self) -> None:
         if self._deadline is None:
             self._deadline = self.loop.call_later(self.limits.read_timeout_s, self._timed_out)
 
@@ -162,6 +166,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return  # answered 431; what still comes is dropped
         self._crossed = False
         super().data_received(data)
+        if self._receiving and self._deadline is None and not self.transport.is_closing():
+            # A request began in these bytes and is not complete: its deadline runs from now. (A
+            # request that arrives whole, the usual case, never needs a timer.)
+            self._arm()
         if self._in_head and not self._crossed and not self.transport.is_closing():
             # No head or message ended in these bytes and a head is incomplete: they were all head.
             # httptools keeps a header's name and value whole until it ends, so the count is
@@ -173,20 +181,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._parsed_head = 0
-        self._wait()  # the deadline runs from a request's first byte (or from the connection)
-
-    def on_url(self, url: bytes) -> None:
-        self._parsed_head += len(url)
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._parsed_head += len(name) + len(value) + 4
-        super().on_header(name, value)
+        # The deadline runs from a request's first byte (or from the connection); data_received
+        # arms it once these bytes are parsed, if the request is still incomplete by then.
+        type(self).waiting[self] = None
+        self._receiving = True
 
     def on_headers_complete(self) -> None:
         self._in_head, self._crossed = False, True
-        if self._parsed_head > self.limits.max_header_bytes:  # a head over the budget that came in one piece
+        # The line and headers as the parser reported them (uvicorn keeps each whole; lower-casing
+        # a name keeps its length): one sum here, rather than a Python callback of ours per header.
+        parsed = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if parsed > self.limits.max_header_bytes:  # a head over the budget that came in one piece
             self._refused = True
             self._linger(_TOO_LARGE)
             # Stop the parser: httptools raises an HttpParserError, which uvicorn would log as an
@@ -201,6 +206,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self._receiving = False
         self._stop_waiting()
         self._in_head, self._head_bytes, self._crossed = True, 0, True  # what follows is the next request's head
 
@@ -220,7 +226,7 @@ def bounded_protocol(limits: ConnectionLimits) -> type[BoundedHttpToolsProtocol]
     return type(
         "BoundedHttpToolsProtocol",
         (BoundedHttpToolsProtocol,),
-        {"limits": limits, "waiting": OrderedDict()},
+        {"limits": limits, "waiting": OrderedDict(), "idle_cap": limits.idle_connections},
     )
 
 
