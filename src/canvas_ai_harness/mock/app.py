@@ -20,7 +20,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from canvas_ai_harness.canvas import bodies
-from canvas_ai_harness.mock.service import JSON_TYPE, ApiRequest, ApiResponse, CanvasService
+from canvas_ai_harness.mock.api import JSON_TYPE, ApiRequest, ApiResponse
+from canvas_ai_harness.mock.service import CanvasService
 from canvas_ai_harness.serving import ClientLeft, heap_frozen, read_body
 
 __all__ = ["create_app"]
