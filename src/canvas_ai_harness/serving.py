@@ -77,6 +77,43 @@ class _Refused(Exception):
     """Raised in a parser callback to stop parsing a request already answered."""
 
 
+class _HeadWithBody:
+    """A response cycle's transport that holds the response's head until its first body bytes.
+
+    uvicorn writes an answer's head and its body in two writes, two system calls; joined, most
+    answers go out in one. A ``100 Continue`` goes out at once; closing sends what is held. Not
+    used for HEAD, whose answer has no body write.
+    """
+
+    __slots__ = ("_head", "_started", "_transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._head = b""
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        if not self._started:
+            if data != b"HTTP/1.1 100 Continue\r\n\r\n":
+                self._started, self._head = True, data  # the head: the cycle's first write
+                return
+        elif self._head:
+            data, self._head = self._head + data, b""
+        self._transport.write(data)
+
+    def close(self) -> None:
+        if self._head:
+            self._transport.write(self._head)
+            self._head = b""
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with ``ConnectionLimits``; ``bounded_protocol`` binds the limits."""
 
@@ -199,6 +236,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.logger = _QUIET
             raise _Refused
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.scope["method"] != "HEAD":
+            cycle.transport = _HeadWithBody(self.transport)  # type: ignore[assignment]
 
     def send_400_response(self, msg: str) -> None:
         if not self._refused:
