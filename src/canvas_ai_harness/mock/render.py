@@ -85,11 +85,11 @@ class Renderer:
             # {"id": N, "role": ..., "text": ...[, "feedback": []]}: the stored {"role", "text"} inside.
             head = b'{"id":"%d",' if string_ids else b'{"id":%d,'
             if feedback:
-                messages = b",".join(head % r[0] + r[3][1:-1] + _FEEDBACK for r in records)
+                messages = b",".join(head % r[0] + r[1][1:-1] + _FEEDBACK for r in records)
             else:
-                messages = b",".join(head % r[0] + r[3][1:] for r in records)
+                messages = b",".join(head % r[0] + r[1][1:] for r in records)
         else:
-            messages = b",".join([r[3] for r in records])
+            messages = b",".join([r[1] for r in records])
         key = (experience.objectives, conv.covered)
         encoded = self._progress.get(key)
         if encoded is None:

@@ -4,11 +4,12 @@ Memory stays bounded in count and in bytes: past ``max_conversations`` conversat
 ``max_stored_bytes`` of stored conversations, the store evicts completed conversations first
 (the longest-closed first), then the oldest active ones. A conversation's bytes are an estimate
 of what it holds in memory: each message's text (``sys.getsizeof``, so a wide character counts
-as Python stores it) and its JSON, plus a fixed overhead per message and per conversation,
-measured with ``bench/mock_memory.py``.
+as Python stores it; the store keeps it as JSON, of about that size) plus a fixed overhead per
+message and per conversation, measured with ``bench/mock_memory.py``.
 
-A transcript is kept as a tuple of records, each an exact tuple of atomic values ``(id, role,
-text, JSON)``: the message encoded once, when stored, as ``{"role": ..., "text": ...}``. The
+A transcript is kept as a tuple of records, each an exact tuple of atomic values ``(id, JSON)``:
+the message encoded once, when stored, as ``{"role": ..., "text": ...}`` (and only decoded to
+give it back). The
 garbage collector stops tracking such tuples, so a full collection walks one object per
 conversation rather than one per message (at 100,000 stored conversations, full collections
 over a million messages were the postMessage p99). A conversation is stored the same way, as
@@ -42,10 +43,10 @@ from canvas_ai_harness.canvas.lifecycle import ACTIVE, Conversations
 __all__ = ["ACTIVE", "Conversation", "ConversationStore", "Message", "Record", "message_bytes"]
 
 # Measured with bench/mock_memory.py (RSS per 10-message conversation, text aside): the record
-# tuple, its id, the JSON's bytes object and its keys, the transcript's slot; the Conversation,
-# its dict entries and datetimes.
+# tuple, its id, the JSON's keys, the transcript's slot; the conversation's row, its dict entries
+# and datetimes.
 MESSAGE_OVERHEAD = 100
-CONVERSATION_OVERHEAD = 400
+CONVERSATION_OVERHEAD = 500
 
 
 class Message(NamedTuple):
@@ -56,13 +57,17 @@ class Message(NamedTuple):
     text: str
 
 
-# (id, role, text, {"role": ..., "text": ...} as JSON): an exact tuple the collector need not track.
-Record = tuple[int, str, str, bytes]
+# (id, {"role": ..., "text": ...} as JSON): an exact tuple the collector need not track.
+Record = tuple[int, bytes]
 
 
 def encode_message(role: str, text: str) -> bytes:
-    """``{"role": role, "text": text}`` as compact JSON, the same bytes ``json.dumps`` would give."""
-    return orjson.dumps({"role": role, "text": text})
+    """``{"role": role, "text": text}`` as compact JSON, the same bytes ``json.dumps`` would give.
+
+    Put together from the encoded strings: orjson's own result keeps a buffer of at least 4 KiB
+    (``bench/mock_memory.py``: 33 KB per stored conversation), a concatenation is its exact size.
+    """
+    return b'{"role":' + orjson.dumps(role) + b',"text":' + orjson.dumps(text) + b"}"
 
 
 @dataclass(slots=True)
@@ -86,7 +91,11 @@ class Conversation:
     @property
     def messages(self) -> list[Message]:
         """The transcript, oldest first (a copy: the store alone changes it)."""
-        return [Message(r[0], r[1], r[2]) for r in self.records]
+        messages = []
+        for mid, encoded in self.records:
+            body = orjson.loads(encoded)
+            messages.append(Message(mid, body["role"], body["text"]))
+        return messages
 
 
 # A conversation as the store keeps it: Conversation's fields, in order, in an exact tuple.
@@ -109,11 +118,11 @@ def _row(c: Conversation) -> Row:
     )
 
 
-def message_bytes(messages: Iterable[Message | Record]) -> int:
-    """The bytes ``messages`` hold in memory, as the store counts them (text, its JSON, overhead)."""
+def message_bytes(messages: Iterable[Message]) -> int:
+    """The bytes ``messages`` hold in memory, as the store counts them."""
     total = 0
     for m in messages:
-        total += sys.getsizeof(m[2]) + len(m[2]) + MESSAGE_OVERHEAD
+        total += sys.getsizeof(m.text) + MESSAGE_OVERHEAD
     return total
 
 
@@ -193,7 +202,7 @@ class ConversationStore:
 
     @staticmethod
     def _records(messages: Iterable[Message]) -> tuple[Record, ...]:
-        return tuple([(m[0], m[1], m[2], encode_message(m[1], m[2])) for m in messages])
+        return tuple([(m.id, encode_message(m.role, m.text)) for m in messages])
 
     def _opening_records(self, messages: Iterable[Message]) -> tuple[Record, ...]:
         """Records of a new transcript: its texts (the hidden prompt, the first question) are one per
@@ -206,7 +215,7 @@ class ConversationStore:
                 encoded = encode_message(m.role, m.text)
                 if len(self._shared) < 1_024:  # experiences are few; a bound all the same
                     self._shared[key] = encoded
-            records.append((m.id, m.role, m.text, encoded))
+            records.append((m.id, encoded))
         return tuple(records)
 
     def add(
@@ -230,7 +239,7 @@ class ConversationStore:
                 created_at=now,
                 updated_at=now,
                 records=records,
-                size=CONVERSATION_OVERHEAD + message_bytes(records),
+                size=CONVERSATION_OVERHEAD + message_bytes(messages),
             )
             self._next_id += 1
             while self._by_id and (
