@@ -273,7 +273,10 @@ class ConversationStore:
 
     def append(self, conversation: Conversation, messages: list[Message], covered: int, now: datetime) -> None:
         """Add ``messages`` to ``conversation`` (the caller checked ``fits``); evict others to stay in budget."""
-        self._append(conversation, self._records(messages), message_bytes(messages), covered, now)
+        records = self._records(messages)
+        with self._lock:
+            self._refresh(conversation)
+            self._append(conversation, records, message_bytes(messages), covered, now)
 
     def append_if_fits(self, conversation: Conversation, messages: list[Message], covered: int, now: datetime) -> bool:
         """``append`` when ``fits``; return whether it did (the size counted once)."""
@@ -289,17 +292,16 @@ class ConversationStore:
     def _append(
         self, conversation: Conversation, records: tuple[Record, ...], grown: int, covered: int, now: datetime
     ) -> None:
-        with self._lock:
-            self._refresh(conversation)
-            while self.stored_bytes + grown > self.max_stored_bytes and self._evict_one(keep=conversation.id):
-                pass
-            conversation.size += grown
-            if conversation.id in self._by_id:
-                self.stored_bytes += grown
-            conversation.records += records
-            conversation.covered = max(conversation.covered, covered)
-            conversation.updated_at = now
-            self._store(conversation)
+        """``append`` itself, for a caller that holds the lock and refreshed ``conversation``."""
+        while self.stored_bytes + grown > self.max_stored_bytes and self._evict_one(keep=conversation.id):
+            pass
+        conversation.size += grown
+        if conversation.id in self._by_id:
+            self.stored_bytes += grown
+        conversation.records += records
+        conversation.covered = max(conversation.covered, covered)
+        conversation.updated_at = now
+        self._store(conversation)
 
     def snapshot(self) -> list[Conversation]:
         with self._lock:
