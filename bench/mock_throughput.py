@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="how many times the whole set runs")
     parser.add_argument("--connections", type=int, default=64, help="wrk's open connections")
     parser.add_argument("--servers", default="uvicorn,granian", help="comma-separated: uvicorn, granian")
-    parser.add_argument("--post-students", type=int, default=30_000, help="fresh conversations for postMessage")
+    parser.add_argument("--post-students", type=int, default=60_000, help="fresh conversations for postMessage")
     parser.add_argument("--get-students", type=int, default=1_000, help="10-message conversations for GET")
     parser.add_argument(
         "--stored", type=int, default=100_000, help="conversations held for the tail run (0: no tail run)"

@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.app == "mock":
-        # Room for --stored conversations: the default byte budget holds about 40,000 of 10 messages.
-        config = MockConfig(max_stored_bytes=2**40) if args.stored else MockConfig()
+        # Room for every conversation the benchmark makes: an eviction would turn posts into 404s.
+        config = MockConfig(max_stored_bytes=2**40)
         mock = MockServer(config, port=args.port) if args.server == "uvicorn" else None
         service = mock.service if mock is not None else CanvasService(config)
         if args.map is not None:
