@@ -345,7 +345,7 @@ class SpecValidator:
                 return [*problems, Violation("body", f"{status} body is not JSON: {exc}", "body")]
         else:
             data = body.decode("utf-8", "replace")
-        schema_pointer = f"{declared.pointer}/content/{_escape(media)}/schema"
+        schema_pointer = declared.schemas[media]
         problems += [
             Violation("schema", message, "body" + where) for where, message in self._schema_errors(schema_pointer, data)
         ]
@@ -368,7 +368,9 @@ class SpecValidator:
             for name, header in response.get("headers", {}).items():
                 header, header_pointer = self._deref(header, f"{pointer}/headers/{_escape(name)}")
                 headers.append((name, bool(header.get("required")), f"{header_pointer}/schema"))
-            declared = _Response(pointer, headers, response.get("content", {}))
+            content = response.get("content", {})
+            schemas = {media: f"{pointer}/content/{_escape(media)}/schema" for media in content}
+            declared = _Response(pointer, headers, content, schemas)
         if len(self._responses) < _MAX_ROUTED:  # statuses are few; a bound all the same
             self._responses[(operation_id, status)] = declared
         return declared
@@ -468,6 +470,7 @@ class _Response:
     pointer: str
     headers: list[tuple[str, bool, str]]
     content: dict[str, Any]
+    schemas: dict[str, str]  # media type -> the pointer of its schema
 
 
 def _loads(text: bytes | str) -> Any:
