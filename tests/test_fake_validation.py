@@ -32,7 +32,7 @@ def test_json_without_content_type_fails_with_what_the_spec_expects(canvas_fake:
 
 
 def test_missing_message_fails(canvas_fake: FakeCanvas, conversation: str) -> None:
-    with pytest.raises(NonConformingRequest, match="'message' is a required property"):
+    with pytest.raises(NonConformingRequest, match='the body has no "message"; the spec requires "message"'):
         requests.post(f"{conversation}/messages", headers=_auth(canvas_fake), json={"text": "hi"})
 
 

@@ -22,6 +22,7 @@ from referencing.jsonschema import DRAFT202012
 
 from canvas_ai_harness.canvas.bodies import is_id_key
 from canvas_ai_harness.canvas.requests import bearer_token, is_blank, media_type
+from canvas_ai_harness.explain import NOT_BLANK, explain, sent
 from canvas_ai_harness.spec import load_spec
 
 try:  # Rust, ~70x faster at "is this valid?"; jsonschema still explains what is not (see _schema_errors)
@@ -202,7 +203,8 @@ class SpecValidator:
         return [
             Violation(
                 "auth",
-                "no token: send an Authorization header with a Bearer token (or an access_token query parameter)",
+                "no token was sent; the spec requires an Authorization header 'Bearer <token>' "
+                "(or an access_token query parameter)",
                 "header.Authorization",
             )
         ]
@@ -234,6 +236,9 @@ class SpecValidator:
                     "header.Content-Type",
                 )
             ]
+        hint = _json_sent_as_form(media, body)
+        if hint is not None:
+            return [hint]
         try:
             text = body.decode("utf-8")
             data: Any = (
@@ -268,8 +273,8 @@ class SpecValidator:
                 if header.get("required"):
                     problems.append(Violation("header", f"required header missing on {status}", f"header.{name}"))
                 continue
-            for where, message in self._schema_errors(f"{header_pointer}/schema", value):
-                problems.append(Violation("header", f"{value!r}: {message}", f"header.{name}{where}"))
+            for where, message in self._schema_errors(f"{header_pointer}/schema", value, f"header {name}"):
+                problems.append(Violation("header", message, f"header.{name}{where}"))
         content = response.get("content", {})
         if not content:
             return problems
@@ -347,14 +352,17 @@ class SpecValidator:
         except Exception:  # e.g. an integer beyond 64 bits
             return None
 
-    def _schema_errors(self, pointer: str, data: Any) -> list[tuple[str, str]]:
+    def _schema_errors(self, pointer: str, data: Any, whole: str = "the body") -> list[tuple[str, str]]:
+        """Each way ``data`` breaks the schema at ``pointer``: (where, what in plain words; ``whole`` names the root)."""
         if self._is_valid(pointer, data):
             return []
         errors = sorted(self._validator(pointer).iter_errors(data), key=lambda e: list(e.absolute_path))
         out = []
         for error in errors[:_MAX_SCHEMA_ERRORS]:
             where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-            out.append((where, error.message))
+            found = (where, explain(error, whole))
+            if found not in out:  # an empty message breaks minLength and the pattern: one sentence, once
+                out.append(found)
         return out
 
     def _errors(self, schema: Mapping[str, Any], value: Any) -> Iterable[str]:
@@ -370,10 +378,34 @@ def _blank_as_canvas_reads_it(errors: list[tuple[str, str]], data: Any) -> list[
     message = data.get("message") if isinstance(data, dict) else None
     if not isinstance(message, str) or not message:
         return errors
-    kept = [(where, text) for where, text in errors if not (where == ".message" and "does not match" in text)]
+    kept = [(where, text) for where, text in errors if not (where == ".message" and NOT_BLANK in text)]
     if is_blank(message):
-        kept.append((".message", f"{message!r} is blank (white space only): Canvas answers 400 message is required"))
+        kept.append(
+            (
+                ".message",
+                f'message is {sent(message)}; the spec requires {NOT_BLANK} (Canvas answers 400 "message is required")',
+            )
+        )
     return kept
+
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _json_sent_as_form(media: str, body: bytes) -> Violation | None:
+    """A JSON document sent as a form (curl's ``-d`` default): Canvas reads no ``message`` from it."""
+    if media != _FORM or body.lstrip()[:1] not in (b"{", b"["):
+        return None
+    try:
+        json.loads(body)
+    except ValueError:
+        return None
+    return Violation(
+        "content-type",
+        f"the body looks like JSON but was sent as {_FORM}, so Canvas reads no parameters from it; "
+        "send Content-Type: application/json (with curl: -H 'Content-Type: application/json')",
+        "header.Content-Type",
+    )
 
 
 def _accept_string_ids(node: Any) -> Any:
