@@ -28,7 +28,8 @@ def _messages(validator: SpecValidator, headers: dict[str, str], body: bytes) ->
         pytest.param(
             JSON,
             b'{"message": "   "}',
-            "body.message: message is blank (only spaces); the spec requires text with at least one non-space character",
+            "body.message: message is blank (only spaces); "
+            "the spec requires text with at least one non-space character",
             id="blank-message",
         ),
         pytest.param(
@@ -93,6 +94,7 @@ def test_a_bad_answer_is_told_in_plain_words(validator: SpecValidator) -> None:
 
 
 def test_an_undeclared_property_is_named(validator: SpecValidator) -> None:
-    body = b'{"id": 1, "messages": [{"role": "User", "text": "p"}, {"role": "Assistant", "text": "q"}], "progress": null, "llm_conversation_id": "a"}'
+    transcript = b'[{"role": "User", "text": "p"}, {"role": "Assistant", "text": "q"}]'
+    body = b'{"id": 1, "messages": ' + transcript + b', "progress": null, "llm_conversation_id": "a"}'
     [violation] = validator.validate_response("createConversation", 201, JSON, body)
     assert violation.message == 'the body has "llm_conversation_id", which the spec does not allow here'

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from canvas_ai_harness.canvas.requests import is_blank
 
-__all__ = ["NOT_BLANK", "explain", "expects", "sent", "subject"]
+__all__ = ["NOT_BLANK", "expects", "explain", "sent", "subject"]
 
 NOT_BLANK: Final = "text with at least one non-space character"
 _QUOTED_MAX: Final = 80  # longer texts are described by their length, never cut

@@ -353,7 +353,7 @@ class SpecValidator:
             return None
 
     def _schema_errors(self, pointer: str, data: Any, whole: str = "the body") -> list[tuple[str, str]]:
-        """Each way ``data`` breaks the schema at ``pointer``: (where, what in plain words; ``whole`` names the root)."""
+        """Each way ``data`` breaks the schema at ``pointer``: (where, in plain words; ``whole`` names the root)."""
         if self._is_valid(pointer, data):
             return []
         errors = sorted(self._validator(pointer).iter_errors(data), key=lambda e: list(e.absolute_path))
