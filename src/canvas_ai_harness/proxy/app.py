@@ -190,6 +190,7 @@ class Proxy:
             response_problems: list[Violation] | None = None,
             created_id: str | None = None,
             failure: str | None = None,
+            answered: tuple[dict[str, str], bytes] | None = None,
         ) -> None:
             experience = f"{params['course_id']}/{params['ai_experience_id']}" if "ai_experience_id" in params else None
             exchange = Exchange(
@@ -209,6 +210,10 @@ class Proxy:
                 request_violations=tuple(problems),
                 response_violations=tuple(response_problems or ()),
                 upstream_failure=failure,
+                request_headers=headers,
+                request_body=body,
+                response_headers=answered[0] if answered else None,
+                response_body=answered[1] if answered else None,
             )
             self.report.add(exchange, created_id)
 
@@ -254,7 +259,8 @@ class Proxy:
                     if operation.operation_id == routes.CREATE and kind == answers.OK:
                         created_id = _conversation_id(decoded)
                 await _send(send, out_status, out_headers, out_body)
-                account(out_status, answer_label(out_status, kind, readable), kind, response_problems, created_id)
+                label = answer_label(out_status, kind, readable)
+                account(out_status, label, kind, response_problems, created_id, answered=(lower, readable))
         limit = self.config.max_requests
         if limit is not None and self.report.requests >= limit and self._on_limit is not None:
             self._on_limit()
