@@ -261,6 +261,6 @@ def test_a_blank_message_sent_twice_apart_is_flagged_through_the_proxy(proxied: 
     assert http.post(f"{BASE}/1/messages", headers=STUDENT, json={"message": "Light."}).status_code == 200
     assert http.get(BASE, headers=STUDENT).status_code == 200
     assert http.post(f"{BASE}/1/messages", headers=STUDENT, json={"message": "   "}).status_code == 400
-    behaviours = {b["name"]: b for b in proxied.report.finish().to_dict()["behaviour"]}
+    behaviours = {b["name"]: b for b in proxied.settled(5).finish().to_dict()["behaviour"]}
     assert behaviours["retried-client-error"]["count"] == 1
     assert behaviours["retried-client-error"]["examples"][0].startswith("#5 repeated #2 ")

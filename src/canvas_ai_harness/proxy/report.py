@@ -65,8 +65,7 @@ class ConformanceReport:
         self.argv: list[str] = list(sys.argv)  # the command line, redacted when written
 
     def add(self, exchange: Exchange, created_id: str | None = None) -> None:
-        """Account for one finished exchange."""
-        self.requests += 1
+        """Account for one finished exchange (counted last: a reader that sees it counted sees all of it)."""
         stats = self.routes.setdefault(exchange.operation_id or UNKNOWN_ROUTE, _RouteStats())
         stats.requests += 1
         stats.answers[exchange.answer] += 1
@@ -106,6 +105,7 @@ class ConformanceReport:
         if len(self.violations) > kept:
             self.exchanges.append(self._detail(exchange))
         self.observer.observe(exchange, created_id)
+        self.requests += 1
 
     def _detail(self, exchange: Exchange) -> dict[str, Any]:
         """What was sent and what came back, for a request with a violation (headers redacted by name now)."""
