@@ -141,3 +141,16 @@ def test_a_long_body_is_shortened_around_its_violation_after_its_tokens_are_reda
     assert text.startswith("…") and '"message": "   "' in text and len(text) < 2000
     for start in range(len(token) - 6):
         assert token[start : start + 6] not in page, token[start : start + 6]
+
+
+def test_a_request_refused_by_strict_shows_what_was_sent_and_that_nothing_was_forwarded(
+    strict_proxied: Proxied,
+) -> None:
+    answer = strict_proxied.http.post(f"{BASE}/1/messages", headers=STUDENT, json={"message": "   "})
+    assert answer.status_code == 400
+    page = _text(strict_proxied.settled(1).finish().to_html())
+    assert "message is blank (only spaces)" in page and '"message": " "' in page
+    assert (
+        "rejected (no answer from the upstream reached the client: the proxy rejected the request (--strict))" in page
+    )
+    assert world.STUDENT_TOKEN not in page and "authorization Bearer [REDACTED]" in page

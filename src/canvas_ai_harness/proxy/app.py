@@ -193,6 +193,8 @@ class Proxy:
             answered: tuple[dict[str, str], bytes] | None = None,
         ) -> None:
             experience = f"{params['course_id']}/{params['ai_experience_id']}" if "ai_experience_id" in params else None
+            shown = bool(problems or response_problems)  # the report shows what violating exchanges sent and got
+            got = answered if shown else None
             exchange = Exchange(
                 seq=seq,
                 client=client,
@@ -210,10 +212,10 @@ class Proxy:
                 request_violations=tuple(problems),
                 response_violations=tuple(response_problems or ()),
                 upstream_failure=failure,
-                request_headers=headers,
-                request_body=body,
-                response_headers=answered[0] if answered else None,
-                response_body=answered[1] if answered else None,
+                request_headers=headers if shown else None,
+                request_body=body if shown else b"",
+                response_headers=got[0] if got else None,
+                response_body=got[1] if got else None,
             )
             self.report.add(exchange, created_id)
 

@@ -73,7 +73,8 @@ class Exchange:
     response_violations: tuple[Violation, ...] = ()
     kind: str | None = None  # canvas.answers' kind of the answer; None: no answer
     upstream_failure: str | None = None  # how the upstream failed to answer (UPSTREAM_FAILURES), if it did
-    # What was sent and what came back, for the report's violations (not redacted yet: the report does it).
+    # What a violating request sent and got back, for the report (not redacted yet: the report does it);
+    # left empty for a conforming exchange.
     request_headers: Mapping[str, str] | None = None
     request_body: bytes = b""
     response_headers: Mapping[str, str] | None = None

@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -104,6 +104,10 @@ class ConformanceReport:
                 )
         if len(self.violations) > kept:
             self.exchanges.append(self._detail(exchange))
+        if exchange.request_headers is not None:  # the observer keeps exchanges: not their bodies
+            exchange = replace(
+                exchange, request_headers=None, request_body=b"", response_headers=None, response_body=None
+            )
         self.observer.observe(exchange, created_id)
         self.requests += 1
 
