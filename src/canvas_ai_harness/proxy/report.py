@@ -90,12 +90,7 @@ class ConformanceReport:
                     continue
                 self.violations.append(
                     {
-                        "request": exchange.seq,
-                        "client": exchange.client,
-                        "method": exchange.method,
-                        "path": exchange.path,
-                        "operation": exchange.operation_id,
-                        "status": exchange.status,
+                        **_identity(exchange),
                         "side": side,
                         "kind": violation.kind,
                         "where": violation.where,
@@ -116,12 +111,7 @@ class ConformanceReport:
         sent = self.redactor.headers(dict(exchange.request_headers or {}))
         got = None if exchange.response_headers is None else self.redactor.headers(dict(exchange.response_headers))
         return {
-            "request": exchange.seq,
-            "client": exchange.client,
-            "method": exchange.method,
-            "path": exchange.path,
-            "operation": exchange.operation_id,
-            "status": exchange.status,
+            **_identity(exchange),
             "answer": exchange.answer,
             "request_headers": sent,
             "request_body": self._body(exchange.request_body, exchange.request_violations),
@@ -270,6 +260,18 @@ def write_report(report: ConformanceReport, path: Path) -> list[Path]:
     text_path.write_text(_text(data), encoding="utf-8")
     html_path.write_text(report.to_html(path.name), encoding="utf-8")
     return [path, text_path, html_path]
+
+
+def _identity(exchange: Exchange) -> dict[str, Any]:
+    """Which request: its number, client, method, path, operation and status (as violations name it)."""
+    return {
+        "request": exchange.seq,
+        "client": exchange.client,
+        "method": exchange.method,
+        "path": exchange.path,
+        "operation": exchange.operation_id,
+        "status": exchange.status,
+    }
 
 
 def _needle(text: str, violations: tuple[Violation, ...]) -> str | None:
