@@ -258,7 +258,9 @@ def write_report(report: ConformanceReport, path: Path) -> list[Path]:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     text_path, html_path = path.with_suffix(".txt"), path.with_suffix(".html")
     text_path.write_text(_text(data), encoding="utf-8")
-    html_path.write_text(report.to_html(path.name), encoding="utf-8")
+    from canvas_ai_harness.proxy.page import render_page
+
+    html_path.write_text(render_page(data, path.name), encoding="utf-8")
     return [path, text_path, html_path]
 
 
