@@ -24,6 +24,7 @@ from canvas_ai_harness import __version__
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from canvas_ai_harness.htmlreport import around, command_line
 from canvas_ai_harness.proxy.observe import NOTABLE_ANSWERS, UPSTREAM_FAILURES, BehaviourObserver, Exchange
+from canvas_ai_harness.proxy.page import render_page
 from canvas_ai_harness.redact import Redactor, redact_data
 from canvas_ai_harness.validation import Violation
 
@@ -245,8 +246,6 @@ class ConformanceReport:
 
     def to_html(self, json_name: str | None = None) -> str:
         """The self-contained HTML page (``proxy/page.py``); ``json_name`` is linked when given."""
-        from canvas_ai_harness.proxy.page import render_page
-
         return render_page(self.to_dict(), json_name)
 
 
@@ -258,8 +257,6 @@ def write_report(report: ConformanceReport, path: Path) -> list[Path]:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     text_path, html_path = path.with_suffix(".txt"), path.with_suffix(".html")
     text_path.write_text(_text(data), encoding="utf-8")
-    from canvas_ai_harness.proxy.page import render_page
-
     html_path.write_text(render_page(data, path.name), encoding="utf-8")
     return [path, text_path, html_path]
 
