@@ -76,6 +76,7 @@ def test_proxy_mock_takes_the_mock_options_and_prints_its_tokens_and_a_curl_line
             process.kill()
     assert process.returncode == 0, stdout
     assert "Answers the client met: 503 1" in stdout
+    assert "  429: proxy --mock --profile ended" in stdout and "503: proxy --mock" not in stdout  # met: no hint
 
 
 def test_a_mock_option_without_mock_is_a_one_line_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -99,6 +99,7 @@ def test_a_run_with_five_kinds_of_violation_shows_each_with_its_request_and_answ
     assert matrix.count('data-state="never"') >= 10
     never_met = _text(matrix[matrix.index('id="never-met"') :])
     assert "Never met: {}, 403, 403 throttled, 429, 503" in never_met
+    assert "503: --llm-failure-rate 0.3" in never_met and "403 throttled: --throttle" in never_met
     assert 'data-behaviour="retried-client-error"' in dom
     assert "#6 repeated #2" in _text(dom[dom.index('id="behaviour"') :])
 

@@ -27,6 +27,7 @@ from canvas_ai_harness.canvas import answers, lifecycle, routes
 from canvas_ai_harness.validation import Violation
 
 __all__ = [
+    "MEET_WITH_MOCK",
     "MIN_BACKOFF_S",
     "UPSTREAM_FAILURES",
     "Behaviour",
@@ -51,6 +52,12 @@ UPSTREAM_ERROR: Final = "upstream error"  # the answer label of each
 
 # The answers a client must be ready for (issue 5); the report says which it met.
 NOTABLE_ANSWERS: Final = ("201", "{}", "400", "401", "403", "403 throttled", "404", "429", "503")
+# How `proxy --mock` makes its mock give the answers a faithful client cannot provoke alone.
+MEET_WITH_MOCK: Final = {
+    "503": "--llm-failure-rate 0.3",
+    "403 throttled": "--throttle --throttle-outflow 0 --throttle-cost 100 (from a user's 9th request)",
+    "429": "--profile ended (after a user's 100 creates in a day)",
+}
 
 
 @dataclass(slots=True, frozen=True)

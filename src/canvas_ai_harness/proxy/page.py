@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from canvas_ai_harness.exits import verdict_word
 from canvas_ai_harness.htmlreport import render
+from canvas_ai_harness.proxy.observe import MEET_WITH_MOCK
 from canvas_ai_harness.spec import load_spec
 
 __all__ = ["answer_matrix", "render_page"]
@@ -86,5 +87,6 @@ def render_page(data: dict[str, Any], json_name: str | None = None) -> str:
         "matrix": answer_matrix(data["routes"]),
         "requests": _grouped(data),
         "failures": {k: n for k, n in data["upstream_answers"]["failures"].items() if n},
+        "meet": {label: MEET_WITH_MOCK[label] for label in data["answers_not_met"] if label in MEET_WITH_MOCK},
     }
     return render("proxy.html.j2", context)

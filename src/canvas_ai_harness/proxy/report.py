@@ -23,7 +23,13 @@ from typing import Any, Final
 from canvas_ai_harness import __version__
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from canvas_ai_harness.htmlreport import around, command_line
-from canvas_ai_harness.proxy.observe import NOTABLE_ANSWERS, UPSTREAM_FAILURES, BehaviourObserver, Exchange
+from canvas_ai_harness.proxy.observe import (
+    MEET_WITH_MOCK,
+    NOTABLE_ANSWERS,
+    UPSTREAM_FAILURES,
+    BehaviourObserver,
+    Exchange,
+)
 from canvas_ai_harness.proxy.page import render_page
 from canvas_ai_harness.redact import Redactor, redact_data
 from canvas_ai_harness.validation import Violation
@@ -326,6 +332,11 @@ def _text(data: dict[str, Any]) -> str:
         "",
         f"Answers the client met: {_counts(data['answers_met'])}",
         f"Answers it never met: {', '.join(data['answers_not_met']) or '-'}",
+        *[
+            f"  {label}: proxy --mock {MEET_WITH_MOCK[label]}"
+            for label in data["answers_not_met"]
+            if label in MEET_WITH_MOCK
+        ],
         "",
         "Client behaviour:",
     ]
