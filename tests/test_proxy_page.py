@@ -26,7 +26,7 @@ TOKENS = (world.STUDENT_TOKEN, world.TEACHER_TOKEN, world.OTHER_STUDENT_TOKEN)
 def _text(dom: str) -> str:
     """The page's visible text, roughly: tags dropped, entities undone, white space folded."""
     text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", dom)))
-    return re.sub(r" ([,;])", r"\1", text)
+    return re.sub(r" ([,;:])", r"\1", text)
 
 
 def _section(dom: str, request: int) -> str:
