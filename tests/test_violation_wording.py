@@ -98,3 +98,22 @@ def test_an_undeclared_property_is_named(validator: SpecValidator) -> None:
     body = b'{"id": 1, "messages": ' + transcript + b', "progress": null, "llm_conversation_id": "a"}'
     [violation] = validator.validate_response("createConversation", 201, JSON, body)
     assert violation.message == 'the body has "llm_conversation_id", which the spec does not allow here'
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        pytest.param(
+            "/None", 'path.id: id is "None" in the path; the spec requires an integer ≥ 1', id="not-an-integer"
+        ),
+        pytest.param("/0", "path.id: id is the number 0; the spec requires an integer ≥ 1", id="below-the-minimum"),
+    ],
+)
+def test_a_bad_path_parameter_is_told_in_plain_words(validator: SpecValidator, path: str, expected: str) -> None:
+    _, [violation] = validator.validate_request("GET", MESSAGES.removesuffix("/1/messages") + path, "", AUTH, b"")
+    assert str(violation) == expected
+
+
+def test_a_json_body_without_content_type_is_named_json(validator: SpecValidator) -> None:
+    [message] = _messages(validator, AUTH, b'{"message": "hi"}')
+    assert message.startswith("header.Content-Type: a JSON body was sent without Content-Type; Canvas ignores it.")

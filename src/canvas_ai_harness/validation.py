@@ -22,7 +22,7 @@ from referencing.jsonschema import DRAFT202012
 
 from canvas_ai_harness.canvas.bodies import is_id_key
 from canvas_ai_harness.canvas.requests import bearer_token, is_blank, media_type
-from canvas_ai_harness.explain import NOT_BLANK, explain, sent
+from canvas_ai_harness.explain import NOT_BLANK, expects, explain, sent
 from canvas_ai_harness.spec import load_spec
 
 try:  # Rust, ~70x faster at "is this valid?"; jsonschema still explains what is not (see _schema_errors)
@@ -166,22 +166,19 @@ class SpecValidator:
             value: Any = raw
             if schema.get("type") == "integer":
                 if not re.fullmatch(r"-?[0-9]+", raw):
+                    wanted = f"the spec requires {expects(schema)}"
                     problems.append(
-                        Violation(
-                            "parameter",
-                            f"{raw!r} is not an integer; the spec expects {_describe(schema)}",
-                            f"path.{name}",
-                        )
+                        Violation("parameter", f"{name} is {sent(raw)} in the path; {wanted}", f"path.{name}")
                     )
                     continue
                 value = int(raw)
                 if schema.get("format") == "int64" and not -(2**63) <= value < 2**63:
-                    problems.append(Violation("parameter", f"{raw!r} does not fit in a 64-bit id", f"path.{name}"))
+                    problems.append(
+                        Violation("parameter", f"{name} is {raw}, which does not fit in a 64-bit id", f"path.{name}")
+                    )
                     continue
-            for error in self._errors(schema, value):
-                problems.append(
-                    Violation("parameter", f"{raw!r}: {error}; the spec expects {_describe(schema)}", f"path.{name}")
-                )
+            for message in self._errors(schema, value, name):
+                problems.append(Violation("parameter", message, f"path.{name}"))
         return problems
 
     def _check_auth(self, op: dict[str, Any], headers: Mapping[str, str], query: Mapping[str, str]) -> list[Violation]:
@@ -221,10 +218,11 @@ class SpecValidator:
                 return [Violation("body", f"the request has no body; the spec requires one ({declared})", "body")]
             return []
         if not media:
+            what = "a JSON body" if _looks_like_json(body) else "a body"
             return [
                 Violation(
                     "content-type",
-                    f"a body was sent without Content-Type; Canvas ignores it. Send one of: {declared}",
+                    f"{what} was sent without Content-Type; Canvas ignores it. Send one of: {declared}",
                     "header.Content-Type",
                 )
             ]
@@ -365,9 +363,9 @@ class SpecValidator:
                 out.append(found)
         return out
 
-    def _errors(self, schema: Mapping[str, Any], value: Any) -> Iterable[str]:
+    def _errors(self, schema: Mapping[str, Any], value: Any, name: str) -> Iterable[str]:
         validator = Draft202012Validator(dict(schema), registry=self._registry)
-        return [e.message for e in validator.iter_errors(value)]
+        return [explain(e, name) for e in validator.iter_errors(value)]
 
 
 def _blank_as_canvas_reads_it(errors: list[tuple[str, str]], data: Any) -> list[tuple[str, str]]:
@@ -392,13 +390,20 @@ def _blank_as_canvas_reads_it(errors: list[tuple[str, str]], data: Any) -> list[
 _FORM = "application/x-www-form-urlencoded"
 
 
-def _json_sent_as_form(media: str, body: bytes) -> Violation | None:
-    """A JSON document sent as a form (curl's ``-d`` default): Canvas reads no ``message`` from it."""
-    if media != _FORM or body.lstrip()[:1] not in (b"{", b"["):
-        return None
+def _looks_like_json(body: bytes) -> bool:
+    """A JSON object or list (what a client meant as JSON), not a form that happens to parse."""
+    if body.lstrip()[:1] not in (b"{", b"["):
+        return False
     try:
         json.loads(body)
     except ValueError:
+        return False
+    return True
+
+
+def _json_sent_as_form(media: str, body: bytes) -> Violation | None:
+    """A JSON document sent as a form (curl's ``-d`` default): Canvas reads no ``message`` from it."""
+    if media != _FORM or not _looks_like_json(body):
         return None
     return Violation(
         "content-type",
@@ -422,12 +427,3 @@ def _accept_string_ids(node: Any) -> Any:
             if is_id_key(name) and (types == "integer" or "integer" in (types or [])):
                 properties[name] = {"anyOf": [schema, {"type": "string", "pattern": "^-?[0-9]+$"}]}
     return out
-
-
-def _describe(schema: Mapping[str, Any]) -> str:
-    parts = [str(schema.get("type", "a value"))]
-    if "pattern" in schema:
-        parts.append(f"matching {schema['pattern']}")
-    if "minimum" in schema:
-        parts.append(f">= {schema['minimum']}")
-    return " ".join(parts)
