@@ -40,7 +40,7 @@ __all__ = [
 MIN_BACKOFF_S: Final = 0.05  # a retry sooner than this is "immediate": no backoff at all
 _MAX_EXAMPLES: Final = 20
 _MAX_CLOSED: Final = 1000
-_MAX_REFUSED: Final = 1000  # per client: the latest requests answered with a 4xx, to find their repeats
+_MAX_REFUSED: Final = 200  # per client: the latest distinct requests answered with a 4xx, to find repeats
 
 # How an upstream failed to answer a request (the client got the proxy's 502, or nothing).
 REFUSED: Final = "refused"  # no connection: nothing listens, or it refused
