@@ -129,7 +129,7 @@ class ConformanceReport:
         }
 
     def _body(self, body: bytes, violations: tuple[Violation, ...]) -> dict[str, Any]:
-        """``{"text", "needle", "bytes"}``: the body as text (JSON indented), what its violation names in it, its size."""
+        """``{"text", "needle", "bytes"}``: the body as text (JSON indented), what its violation names, its size."""
         text = body.decode("utf-8", "replace")
         if len(text) <= _MAX_BODY_CHARS:
             with contextlib.suppress(ValueError):
