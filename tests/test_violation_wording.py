@@ -117,3 +117,10 @@ def test_a_bad_path_parameter_is_told_in_plain_words(validator: SpecValidator, p
 def test_a_json_body_without_content_type_is_named_json(validator: SpecValidator) -> None:
     [message] = _messages(validator, AUTH, b'{"message": "hi"}')
     assert message.startswith("header.Content-Type: a JSON body was sent without Content-Type; Canvas ignores it.")
+
+
+def test_a_string_id_that_is_not_digits_is_told_in_plain_words(validator: SpecValidator) -> None:
+    transcript = b'[{"role": "User", "text": "p"}, {"role": "Assistant", "text": "q"}]'
+    body = b'{"id": "x", "messages": ' + transcript + b', "progress": null}'
+    [violation] = validator.with_string_ids().validate_response("postMessage", 200, JSON, body)
+    assert violation.message == 'id is "x"; the spec requires an integer or a string of digits'

@@ -89,6 +89,8 @@ def expects(schema: Any) -> str:
         pattern = schema.get("pattern")
         if isinstance(pattern, str) and _is_not_blank_pattern(pattern):
             words = words.replace("text", NOT_BLANK, 1)
+        elif pattern in ("^[0-9]+$", "^-?[0-9]+$", "^\\d+$"):
+            words = words.replace("text", "a string of digits", 1)
         elif pattern:
             words += f" matching the pattern {pattern}"
         if schema.get("format"):
