@@ -106,3 +106,15 @@ def test_an_unreachable_upstream_is_one_line_and_exit_2(capsys: pytest.CaptureFi
     assert main(["proxy", "--upstream", "http://127.0.0.1:9", "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nothing answers at 127.0.0.1:9" in err and "Traceback" not in err
+
+
+def test_proxy_offers_each_option_that_shapes_the_mock_with_the_mocks_default_and_type() -> None:
+    from canvas_ai_harness.cli import cli
+    from canvas_ai_harness.cli.servers import MOCK_WORLD_KEYS
+
+    def world(command: str) -> dict[str, tuple[object, ...]]:
+        params = {p.name: p for p in cli.commands[command].params if p.name in MOCK_WORLD_KEYS}
+        return {name: (p.opts, p.default, type(p.type).__name__, p.hidden) for name, p in params.items()}
+
+    assert set(world("mock")) == set(MOCK_WORLD_KEYS)
+    assert world("proxy") == world("mock")
