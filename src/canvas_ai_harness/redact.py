@@ -30,24 +30,26 @@ TOKEN_ENV = "CANVAS_TOKEN"
 # ("Bearer <token>", also HTML-escaped), an ellipsis, what was already redacted, and an auth-param
 # (WWW-Authenticate's 'Bearer realm="canvas-lms"'). A real token has a digit, a mark such as ~ - _ . / + =
 # or mixed case, or is longer than any word; and every token the harness knows is redacted by value.
-_NOT_A_TOKEN = (
-    r"(?:[A-Za-z][a-z]{0,14}[.:!?)\]]*(?![^\s\"',;])"
-    r"|<[^<>\s]{1,40}>[.:!?)\]]*(?![^\s\"',;])"
-    r"|&lt;[^&\s]{1,40}&gt;"
-    r"|\[REDACTED\]|\.\.\.|…"
-    r'|[A-Za-z_]+=")'
-)
+_PROSE_WORD = re.compile(r"[A-Za-z][a-z]{0,14}[.:!?)\]]*|<[^<>\s]{1,40}>[.:!?)\]]*")  # the whole value
+_PROSE_START = re.compile(r"&lt;[^&\s]{1,40}&gt;|\[REDACTED\]|\.\.\.|…|[A-Za-z_]+=\"")  # where the value starts
+# In a header ("Authorization: Bearer x", also as JSON) the value is a token whatever it looks like.
+_IN_HEADER = re.compile(r"(?i)authorization[\"']?\s*[:=]\s*[\"']?$")
 
 
 # The variable curl_command writes is not a token: leave "Bearer $CANVAS_TOKEN" (and the target
 # file's own variables, "Bearer $CANVAS_STUDENT_TOKEN", when the redactor is told them) readable.
 def _bearer(variables: Iterable[str]) -> re.Pattern[str]:
     names = "|".join(re.escape(name) for name in sorted(set(variables), key=len, reverse=True))
-    # In a header ("Authorization: Bearer x", also as JSON) the value is a token whatever it looks like.
-    return re.compile(
-        r"(?i)(?:(authorization[\"']?\s*[:=]\s*[\"']?bearer\s+)|(bearer\s+))(?!\$(?:" + names + r")\b)"
-        r"(?(2)(?!" + _NOT_A_TOKEN + r"))[^\s\"',;]+"
-    )
+    return re.compile(r"(?i)(bearer\s+)(?!\$(?:" + names + r")\b)([^\s\"',;]+)")
+
+
+def _bearer_value(match: re.Match[str]) -> str:
+    """``Bearer [REDACTED]``, or the match unchanged where the word after Bearer is prose, not a token."""
+    text, start = match.string, match.start()
+    prose = _PROSE_WORD.fullmatch(match.group(2)) or _PROSE_START.match(text, match.start(2))
+    if prose and not _IN_HEADER.search(text, max(0, start - 40), start):
+        return match.group(0)
+    return match.group(1) + REDACTED
 
 
 _BEARER = _bearer([TOKEN_ENV])
@@ -108,7 +110,7 @@ class Redactor:
             if self._escaped is None:
                 self._escaped = re.compile("|".join("".join(map(_any_form, s)) for s in self._secrets))
             text = self._escaped.sub(REDACTED, text)
-        text = self._bearer.sub(lambda m: (m.group(1) or m.group(2)) + REDACTED, text)
+        text = self._bearer.sub(_bearer_value, text)
         return _ACCESS_TOKEN.sub(lambda m: m.group(1) + REDACTED, text)
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
