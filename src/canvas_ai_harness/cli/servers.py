@@ -172,6 +172,13 @@ def _mock_config(settings: dict[str, Any]) -> Any:
 )
 @server_limit_options("CANVAS_AI_MOCK")
 @_mock_option(
+    "--keep-alive",
+    "keep_alive_s",
+    default=budgets.KEEP_ALIVE_S,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds an idle client connection stays open between requests (above a student's think time).",
+)
+@_mock_option(
     "--write-target", "target_path", type=A_FILE, default=None, help="Write a target file for this mock, then serve."
 )
 @_mock_option(
