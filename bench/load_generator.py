@@ -358,20 +358,21 @@ def many_students(steps: list[int], args: argparse.Namespace, scratch: Path) -> 
             totals = json.loads((report / "summary.json").read_text())["totals"]
             failures = 1 - totals["ok"] / max(totals["requests"], 1)
             rps = (last[1] - first[1]) / max(time.monotonic() - began, 1e-9)
-            churn = (closed[1] - opened[1]) / max(closed[0] - opened[0], 1e-9)
+            # The counter is written every second; a stale one (the process out of descriptors) says nothing.
+            churn = f"{(closed[1] - opened[1]) / (closed[0] - opened[0]):.1f}" if closed[0] > opened[0] else "n/a"
             spawned = last[0]
             print(
-                f"  {users:>8} {spawned:>8} {rps:>8.1f} {churn:>10.1f} {cpu:>10.1f}% {rss:>8.0f} "
+                f"  {users:>8} {spawned:>8} {rps:>8.1f} {churn:>10} {cpu:>10.1f}% {rss:>8.0f} "
                 f"{100 * failures:>8.2f}%  {files}"
             )
             not_ok = {k: totals[k] for k in ("throttled", "ai_unavailable", "contract", "timeout", "redirect", "error")}
             if any(not_ok.values()):
                 print(f"           not ok: {', '.join(f'{k} {v}' for k, v in not_ok.items() if v)}")
-            if cpu < 90 and spawned >= users:
+            if cpu < 90 and spawned >= users and failures < 0.01:
                 best = max(best, users)
             else:
                 break
-    print(f"  largest number of students held below 90 % CPU: {best}   (target: 25,000)")
+    print(f"  largest number of students held below 90 % CPU and 1 % failures: {best}   (target: 25,000)")
 
 
 def main() -> None:
