@@ -107,19 +107,16 @@ class CanvasUser(FastHttpUser):
         path: str,
         *,
         message: str | None = None,
-        body: bytes | None = None,
         previous: bytes | None = None,
     ) -> Reply:
         """Send one request named by its operationId; record and classify what came back.
 
-        ``path`` carries the identity's query already; ``body`` is ``message`` as JSON (encoded
-        once by the caller, or here).
+        ``path`` carries the identity's query already (``conversation_paths``).
         """
         rt = self.rt
         while rt.stopping:
             gevent.sleep(0.5)  # the run is stopping: send nothing new (the user is stopped soon)
-        if message is not None and body is None:
-            body = message_body(message)
+        body = None if message is None else message_body(message)
         headers = self._json_headers if body is not None else self._headers
         sent = time.perf_counter()
         waiting = rt.inflight.begin(time.time())
@@ -288,8 +285,7 @@ class StudentUser(CanvasUser):
         for _ in range(draw_turns(self.rng, behaviour.turns_mean, behaviour.max_turns)):
             text = compose_message(self.rng)
             self.pause(think_seconds(self.rng, read, len(text), behaviour.think_scale))
-            body = message_body(text)
-            reply = self.call("postMessage", "POST", messages, message=text, body=body, previous=transcript)
+            reply = self.call("postMessage", "POST", messages, message=text, previous=transcript)
             if lifecycle.says_closed("postMessage", reply.status):
                 rt.ledger.closed(identity, conversation)  # closed elsewhere (or evicted)
                 return
