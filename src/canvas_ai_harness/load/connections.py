@@ -3,8 +3,9 @@
 Imported only by locust processes (``users.py``). A user's requests go one at a time, and a
 student spends most of its time thinking; with a pool per user (locust's default) each of
 them held a socket for nothing. Here the users of a process share one pool: a socket per
-request in flight, reused in turn, so tens of thousands of students fit in the process's
-open-file limit and a socket is reused long before the target's keep-alive runs out. Each
+request in flight (the most recently used one first), so tens of thousands of students fit in
+the process's open-file limit, and the sockets in use are reused within seconds, long before the
+target's keep-alive runs out (only those left idle past it, after a burst, are opened anew). Each
 user keeps its own identity, headers and cookies (``FastHttpSession``); only sockets are shared,
 and a socket goes back to the pool only after a whole answer was read (geventhttpclient closes
 one whose answer was cut short, by a timeout or a stopped user).
