@@ -1,6 +1,6 @@
 """How much load one locust process of the load suite generates, and how many students it holds.
 
-    python bench/load_generator.py [--users 50] [--seconds 20] [--repeat 3]
+    python bench/load_generator.py [--users 50] [--seconds 20] [--repeat 3] [--compare CHECKOUT]
                                    [--students 25000] [--spawn-rate 400] [--keep-alive 75]
 
 Prints, in one run:
@@ -10,7 +10,9 @@ Prints, in one run:
    the scenario's very requests (same routes, same message sizes, same turns) and nothing else
    (no classification, metrics, checks), and one that only GETs one route (the generator's
    ceiling). The ratios: scenario / ceiling (target: at least 85 %) and scenario / same
-   requests (what the suite's own bookkeeping costs). Each kind runs ``--repeat`` times,
+   requests (what the suite's own bookkeeping costs). ``--compare`` runs the scenario of another
+   checkout too (``git worktree add /tmp/before main``): before and after in one run, which a
+   busy machine skews less than two runs. Each kind runs ``--repeat`` times,
    interleaved, and medians are shown; so is the rate per CPU-second of the locust process
    (requests/s divided by its CPU share), which a busy machine skews less.
 2. Many students with realistic think time: for each number of students (``--students``,
@@ -233,13 +235,24 @@ def connects(report: Path) -> tuple[float, int]:
 
 
 def locust(
-    locustfile: Path, host: str, users: int, rate: float, seconds: float, report: Path, extra: list[str]
+    locustfile: Path,
+    host: str,
+    users: int,
+    rate: float,
+    seconds: float,
+    report: Path,
+    extra: list[str],
+    source: Path | None = None,
 ) -> subprocess.Popen[bytes]:
+    """locust in a process of its own; ``source``: a checkout whose package it imports instead."""
     command = [*_pin(0), sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--only-summary"]
     command += ["--host", host, "-u", str(users), "-r", f"{rate:g}", "-t", f"{int(seconds)}s"]
     command += ["--csv", str(report / "locust"), "--loglevel", "WARNING", *extra]
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source / "src"), env.get("PYTHONPATH")]))
     log = (report / "locust.log").open("wb")
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_more_files)
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_more_files, env=env)
 
 
 def cpu_during(processes: list[subprocess.Popen[bytes]], start: float, window: float) -> list[float]:
@@ -263,7 +276,7 @@ def aggregated_rps(report: Path) -> tuple[float, float]:
     raise SystemExit(f"no Aggregated row in {report / 'locust_stats.csv'}")
 
 
-def throughput(users: int, seconds: float, repeat: int, scratch: Path) -> None:
+def throughput(users: int, seconds: float, repeat: int, scratch: Path, compare: Path | None) -> None:
     print(f"Throughput, zero think time: ONE locust process, {users} users, {seconds:g} s per run, mock AI latency 0")
     print(
         f"  (each run {repeat} times, interleaved; medians. req/CPU-s: requests per CPU-second of the locust process)"
@@ -276,16 +289,17 @@ def throughput(users: int, seconds: float, repeat: int, scratch: Path) -> None:
         ceiling.write_text(CEILING.format(path=path, token=target.tokens.other_student))
         same = scratch / "same_requests_locustfile.py"
         same.write_text(SAME_REQUESTS.format(path=path, course=target.course_id))
-        runs = {
-            "student scenario": (LOCUSTFILE, ["--think-scale", "0", "--teachers", "0", "--progress-every", "0"]),
-            "same requests": (same, []),
-            "ceiling: one GET": (ceiling, []),
-        }
+        scenario = ["--think-scale", "0", "--teachers", "0", "--progress-every", "0"]
+        runs: dict[str, tuple[Path, list[str], Path | None]] = {"student scenario": (LOCUSTFILE, scenario, None)}
+        if compare is not None:
+            runs["scenario, --compare"] = (compare / LOCUSTFILE.relative_to(LOCUSTFILE.parents[3]), scenario, compare)
+        runs["same requests"] = (same, [], None)
+        runs["ceiling: one GET"] = (ceiling, [], None)
         for attempt in range(repeat):
-            for name, (locustfile, extra) in runs.items():
-                report = scratch / f"{name.split()[0].strip(':')}-{attempt}"
+            for kind, (name, (locustfile, extra, source)) in enumerate(runs.items()):
+                report = scratch / f"throughput-{kind}-{attempt}"
                 report.mkdir()
-                process = locust(locustfile, url, users, users, seconds, report, extra)
+                process = locust(locustfile, url, users, users, seconds, report, extra, source)
                 locust_cpu, mock_cpu = cpu_during([process, server], time.monotonic() + 4, max(1.0, seconds - 6))
                 process.wait(timeout=seconds + 120)
                 rps, failures = aggregated_rps(report)
@@ -301,10 +315,15 @@ def throughput(users: int, seconds: float, repeat: int, scratch: Path) -> None:
             f"failures {100 * max(r[3] for r in rows):.2f} %"
         )
     scenario = medians["student scenario"]
-    for name, target_text in (("ceiling: one GET", "   (target: at least 85 %)"), ("same requests", "")):
+    others = [("ceiling: one GET", "   (target: at least 85 %)"), ("same requests", "")]
+    if compare is not None:
+        print(f"  --compare: {compare}")
+        others.append(("scenario, --compare", ""))
+    for name, target_text in others:
         other = medians[name]
         print(
-            f"  scenario / {name.split(':')[0]}: {100 * scenario[0] / other[0]:.1f} % of the requests/s, "
+            f"  scenario / {name.split(':')[0].removeprefix('scenario, ')}: "
+            f"{100 * scenario[0] / other[0]:.1f} % of the requests/s, "
             f"{100 * scenario[1] / other[1]:.1f} % of the requests per CPU-second{target_text}"
         )
 
@@ -389,13 +408,16 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=65_536, help="open-file limit of the mock and locust")
     parser.add_argument("--nice", type=int, default=0, help="niceness of the mock and locust (root: below 0)")
     parser.add_argument("--pin", action="store_true", help="pin the mock to core 1 and locust to core 0 (taskset)")
+    parser.add_argument(
+        "--compare", type=Path, default=None, help="a checkout (e.g. `git worktree add`) whose scenario runs too"
+    )
     args = parser.parse_args()
     global FILES, NICE, PIN
     FILES, NICE, PIN = args.files, args.nice, args.pin
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (shared machine: CPU % vary with it)")
     with tempfile.TemporaryDirectory(prefix="bench-load-") as scratch:
         if args.repeat > 0:
-            throughput(args.users, args.seconds, args.repeat, Path(scratch))
+            throughput(args.users, args.seconds, args.repeat, Path(scratch), args.compare)
         steps = [int(s) for s in args.students.split(",") if s.strip()]
         if steps:
             many_students(steps, args, Path(scratch))
