@@ -328,7 +328,12 @@ def throughput(users: int, seconds: float, repeat: int, scratch: Path, compare: 
         )
 
 
-_PROGRESS = re.compile(r"canvas-ai-harness load:\s+\S+ users=(\d+) requests=(\d+)")
+# The suite's progress line: "12s/1m · users 20 · 4.2 req/s now · ok 40 errors 1 · ..." (older
+# versions: "12s users=20 requests=41 ..."); users, and the requests of every outcome so far.
+_PROGRESS = re.compile(r"^canvas-ai-harness load:\s+(?:progress\s+)?(.*)$", re.MULTILINE)
+_OLD_FORM = re.compile(r"users=(\d+) requests=(\d+)")
+_USERS = re.compile(r"^users (\d+)$")
+_COUNT = re.compile(r"(?:^| )(?:ok|throttled|AI-503|contract|timeouts|redirects|errors) (\d+)")
 
 
 def _progress(report: Path) -> tuple[int, int]:
@@ -336,7 +341,12 @@ def _progress(report: Path) -> tuple[int, int]:
     found = (0, 0)
     with contextlib.suppress(FileNotFoundError):
         for match in _PROGRESS.finditer((report / "locust.log").read_text(errors="replace")):
-            found = (int(match[1]), int(match[2]))
+            old = _OLD_FORM.search(match[1])
+            parts = match[1].split(" · ")
+            if old:
+                found = (int(old[1]), int(old[2]))
+            elif len(parts) >= 4 and (users := _USERS.match(parts[1])):
+                found = (int(users[1]), sum(int(n) for n in _COUNT.findall(parts[3])))
     return found
 
 
