@@ -368,7 +368,7 @@ def many_students(steps: list[int], args: argparse.Namespace, scratch: Path) -> 
             imports = "from canvas_ai_harness.load.locustfile import CommandLineShape, StudentUser, TeacherUser"
             locustfile = counting(scratch / f"students_{users}_locustfile.py", imports, report)
             patience = 3 * users / args.spawn_rate + 60  # spawning slows down when the process is busy
-            extra = ["--teachers", "0", "--think-scale", "1", "--progress-every", "2", "--report-dir", str(report)]
+            extra = ["--teachers", "0", "--think-scale", "1", "--progress-every", "5", "--report-dir", str(report)]
             extra += ["--max-users", str(users)]
             run_time = patience + args.settle + args.window + 60
             process = locust(locustfile, target.base_url, users, args.spawn_rate, run_time, report, extra)
