@@ -187,11 +187,16 @@ def _mock_knows(option: str) -> bool:
 
 @contextlib.contextmanager
 def mock(
-    latency: str, scratch: Path, *, keep_alive: float | None = None, idle: int | None = None
+    latency: str,
+    scratch: Path,
+    *,
+    keep_alive: float | None = None,
+    idle: int | None = None,
+    more: tuple[str, ...] = (),
 ) -> Iterator[tuple[Target, subprocess.Popen[bytes]]]:
     """The mock Canvas in its own process (pinned to core 1); yields its target and the process."""
     target_file = scratch / f"mock-{time.monotonic_ns()}.toml"
-    argv = ["mock", "--port", "0", "--llm-latency-ms", latency, "--write-target", str(target_file)]
+    argv = ["mock", "--port", "0", "--llm-latency-ms", latency, "--write-target", str(target_file), *more]
     if idle is not None:
         argv += ["--max-idle-connections", str(idle)]
     if keep_alive is None:
@@ -362,7 +367,8 @@ def many_students(steps: list[int], args: argparse.Namespace, scratch: Path) -> 
     )
     best = 0
     for users in steps:
-        with mock(args.latency, scratch, keep_alive=args.keep_alive, idle=users + 1000) as (target, _server):
+        more = tuple(args.mock_option)
+        with mock(args.latency, scratch, keep_alive=args.keep_alive, idle=users + 1000, more=more) as (target, _):
             report = scratch / f"students-{users}"
             report.mkdir()
             imports = "from canvas_ai_harness.load.locustfile import CommandLineShape, StudentUser, TeacherUser"
@@ -418,6 +424,13 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=65_536, help="open-file limit of the mock and locust")
     parser.add_argument("--nice", type=int, default=0, help="niceness of the mock and locust (root: below 0)")
     parser.add_argument("--pin", action="store_true", help="pin the mock to core 1 and locust to core 0 (taskset)")
+    parser.add_argument(
+        "--mock-option",
+        action="append",
+        default=[],
+        help="one more option for the many-students mock, e.g. --mock-option=--max-stored-bytes=268435456 "
+        "(past about 40,000 students the default budget evicts open conversations: their posts get 404)",
+    )
     parser.add_argument(
         "--compare", type=Path, default=None, help="a checkout (e.g. `git worktree add`) whose scenario runs too"
     )
