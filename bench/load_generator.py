@@ -137,20 +137,6 @@ def _write():
 def _started(environment, **_kwargs):
     gevent.spawn(_write)
 """
-# The mock Canvas as `canvas-ai-harness mock` serves it, with uvicorn's keep-alive timeout set
-# (for a mock whose CLI has no --keep-alive option).
-KEEP_ALIVE_MOCK = """
-import runpy, sys
-import uvicorn
-_init = uvicorn.Config.__init__
-def _config(self, *args, **kwargs):
-    kwargs["timeout_keep_alive"] = {seconds}
-    _init(self, *args, **kwargs)
-uvicorn.Config.__init__ = _config
-sys.argv = ["canvas-ai-harness", *{argv!r}]
-runpy.run_module("canvas_ai_harness", run_name="__main__")
-"""
-
 FILES = 65_536  # --files
 NICE = 0  # --nice: a busy shared machine skews the figures less with the benchmark's processes first
 PIN = False  # --pin
@@ -178,13 +164,6 @@ def _open_files(process: subprocess.Popen[bytes]) -> str:
     return "?"
 
 
-def _mock_knows(option: str) -> bool:
-    shown = subprocess.run(
-        [sys.executable, "-m", "canvas_ai_harness", "mock", "--help"], capture_output=True, text=True, check=False
-    )
-    return option in shown.stdout
-
-
 @contextlib.contextmanager
 def mock(
     latency: str,
@@ -199,12 +178,9 @@ def mock(
     argv = ["mock", "--port", "0", "--llm-latency-ms", latency, "--write-target", str(target_file), *more]
     if idle is not None:
         argv += ["--max-idle-connections", str(idle)]
-    if keep_alive is None:
-        command = [sys.executable, "-m", "canvas_ai_harness", *argv]
-    elif _mock_knows("--keep-alive"):
-        command = [sys.executable, "-m", "canvas_ai_harness", *argv, "--keep-alive", f"{keep_alive:g}"]
-    else:
-        command = [sys.executable, "-c", KEEP_ALIVE_MOCK.format(seconds=keep_alive, argv=argv)]
+    if keep_alive is not None:
+        argv += ["--keep-alive", f"{keep_alive:g}"]
+    command = [sys.executable, "-m", "canvas_ai_harness", *argv]
     process = subprocess.Popen(
         [*_pin(1), *command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_more_files
     )
