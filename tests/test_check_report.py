@@ -108,17 +108,24 @@ def test_an_unreachable_target_writes_an_index_where_neither_part_ran(tmp_path: 
         assert f'data-verdict="{NOT_RUN}"' in row and "not run" in row and "href" not in row
 
 
+def _check_where(part: str, failure: BaseException, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    """``check`` of the embedded mock with ``part`` (run_contract or run_load) ending in ``failure``."""
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise failure
+
+    monkeypatch.delenv("CANVAS_AI_TARGET", raising=False)
+    monkeypatch.setattr(check_module, part, fails)
+    reports = tmp_path / "r"
+    code = main(["check", "--report-dir", str(reports), *QUICK, *ONE_CHECK])
+    return code, (reports / INDEX).read_text("utf-8")
+
+
 def test_a_contract_suite_stopped_by_ctrl_c_leaves_the_load_run_not_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.delenv("CANVAS_AI_TARGET", raising=False)
-    monkeypatch.setattr(check_module, "run_contract", interrupted)
-    reports = tmp_path / "r"
-    assert main(["check", "--report-dir", str(reports), *QUICK]) == EXIT_INTERRUPTED
-    page = (reports / INDEX).read_text("utf-8")
+    code, page = _check_where("run_contract", KeyboardInterrupt(), tmp_path, monkeypatch)
+    assert code == EXIT_INTERRUPTED
     assert "Check: INTERRUPTED" in page
     contract, load = _part(page, "contract"), _part(page, "load")
     assert 'data-verdict="INTERRUPTED"' in contract and f'href="{CONTRACT_HREF}"' in contract
@@ -135,14 +142,8 @@ def test_a_contract_suite_stopped_by_ctrl_c_leaves_the_load_run_not_run(
 def test_a_load_run_that_crashes_or_is_stopped_is_shown_after_a_real_contract_part(
     failure: BaseException, code: int, word: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def load_fails(*args: object, **kwargs: object) -> None:
-        raise failure
-
-    monkeypatch.delenv("CANVAS_AI_TARGET", raising=False)
-    monkeypatch.setattr(check_module, "run_load", load_fails)
-    reports = tmp_path / "r"
-    assert main(["check", "--report-dir", str(reports), *QUICK, *ONE_CHECK]) == code
-    page = (reports / INDEX).read_text("utf-8")
+    seen, page = _check_where("run_load", failure, tmp_path, monkeypatch)
+    assert seen == code
     assert f"Check: {word}" in page and f'data-exit-code="{code}"' in page
     assert 'data-verdict="PASS"' in _part(page, "contract")
     load = _part(page, "load")
@@ -154,15 +155,9 @@ def test_a_load_run_that_crashes_or_is_stopped_is_shown_after_a_real_contract_pa
 def test_a_contract_suite_that_crashes_is_a_harness_error_in_the_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def crashes(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("a planted bug")
-
-    monkeypatch.delenv("CANVAS_AI_TARGET", raising=False)
-    monkeypatch.setattr(check_module, "run_contract", crashes)
-    reports = tmp_path / "r"
-    assert main(["check", "--report-dir", str(reports), *QUICK]) == EXIT_HARNESS
+    code, page = _check_where("run_contract", RuntimeError("a planted bug"), tmp_path, monkeypatch)
+    assert code == EXIT_HARNESS
     assert "Traceback" not in capsys.readouterr().err
-    page = (reports / INDEX).read_text("utf-8")
     assert "Check: HARNESS ERROR" in page
     assert 'data-verdict="HARNESS ERROR"' in _part(page, "contract")
     assert f'data-verdict="{NOT_RUN}"' in _part(page, "load")

@@ -30,9 +30,9 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
 
 
-def _needle(text: str, at: int) -> str | None:
-    """The shortest piece of ``text`` starting at ``at`` whose first occurrence is there."""
-    for end in range(at + 1, len(text) + 1):
+def _needle(text: str, at: int, longest: int = 200) -> str | None:
+    """The shortest piece of ``text`` starting at ``at`` whose first occurrence is there (bounded)."""
+    for end in range(at + 1, min(len(text), at + longest) + 1):
         piece = text[at:end]
         if text.find(piece) == at:
             return piece
