@@ -120,6 +120,7 @@ def run_check(options: CheckOptions, echo: Callable[[str], None] | None = None) 
     target = load_target(path) if path else None  # a bad target file fails before anything is sent
     if target is not None:
         check_host(target.base_url, options.allow_hosts)  # the load run's rail, before the contract suite's AI calls
+    settings = _settings(options, path)
     index = Index(options.report_dir, options.argv, Redactor(target.secrets() if target is not None else ()))
     running: Part | None = None
     try:
@@ -127,7 +128,7 @@ def run_check(options: CheckOptions, echo: Callable[[str], None] | None = None) 
             say(preflight(target).line())  # a broken setup: exit 2 in one line, before any AI call
         running = index.contract
         say("contract suite: starting")
-        result = _contract(options, path, index.contract)
+        result = _contract(settings, options.report_dir / "contract", index.contract)
         running = index.load
         if result.contract_exit in (EXIT_USAGE, EXIT_INTERRUPTED):
             index.load.summary = "not started: the contract suite could not finish"
@@ -199,19 +200,22 @@ class Index:
             say(f"cannot write {self.path} ({exc.strerror}); the verdict stands")
 
 
-def _contract(options: CheckOptions, path: str | None, part: Part) -> CheckResult:
-    contract_dir = options.report_dir / "contract"
-    settings = Settings(
+def _settings(options: CheckOptions, path: str | None) -> Settings:
+    """The contract part's settings, validated (``--only``/``--skip``) before anything runs or is written."""
+    return Settings(
         target_path=path,
         seed=options.seed,
         max_examples=options.max_examples,
         max_llm_calls=options.max_llm_calls,
         max_creates=options.max_creates,
-        report_dir=contract_dir,
+        report_dir=options.report_dir / "contract",
         only=options.only,
         skip=options.skip,
         preflight=False,  # done in run_check
     )
+
+
+def _contract(settings: Settings, contract_dir: Path, part: Part) -> CheckResult:
     try:
         contract = run_contract(settings, junit_xml=contract_dir / "junit.xml")
     except HarnessError:
