@@ -96,6 +96,16 @@ def test_no_difference_says_so_and_passes() -> None:
     assert "Snapshot diff: PASS" in page and 'id="no-difference"' in page
 
 
+def test_steps_not_observed_are_listed_and_make_the_diff_incomplete() -> None:
+    comparison = Comparison(_document("ended", "a"), _document("ended", "a"))
+    comparison.not_compared = [("postMessage/first", "Canvas's AI service failed (503) on the after side")]
+    comparison.unobserved = ["postMessage/first"]
+    page = _page(comparison)
+    assert "Snapshot diff: FAIL" in page and "INCOMPLETE: 1 step(s) not observed" in page
+    assert "postMessage/first" in _section(page, "not-compared") and "AI service failed" in page
+    assert 'id="no-difference"' not in page
+
+
 @pytest.mark.parametrize(
     ("before", "after"),
     [

@@ -122,7 +122,7 @@ def page_context(comparison: Comparison, before: str, after: str, command: str, 
         "allowed": [{**_difference(d), "step": d.step, "reason": d.allowed} for d in c.allowed],
         "not_compared": [{"step": step, "why": why} for step, why in c.not_compared],
         "unused_allowances": list(c.unused_allowances),
-        "no_difference": not c.differences and c.profile_change is None,
+        "no_difference": not c.differences and c.profile_change is None and not c.not_compared,
     }
 
 
