@@ -88,6 +88,7 @@ def test_a_passing_check_index_shows_both_parts_and_links_their_reports(passing_
     assert 'data-verdict="PASS"' in load and re.search(r"\d+ requests", load) and "thresholds met" in load
     assert f'href="{CONTRACT_HREF}"' in contract and f'href="{LOAD_HREF}"' in load
     assert 'href="contract/junit.xml"' in dom and 'href="load/summary.json"' in dom  # what machines read
+    assert (passing_check.reports / LOAD_HREF).is_file()  # the link leads to the load run's page
 
 
 # Tidiness (issue 13): the contractreport workstream moves Hypothesis's and schemathesis's caches out

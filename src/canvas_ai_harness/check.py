@@ -65,7 +65,7 @@ class CheckOptions:
     users: int = 20
     run_time: float = 20.0
     spawn_rate: float = 5.0
-    think_scale: float = 0.1
+    think_scale: float = 0.05  # a conversation (~15 s) fits in the 20 s run (load.pace)
     thresholds: Path | None = None
     allow_hosts: tuple[str, ...] = ()
     only: tuple[str, ...] = ()  # the contract suite's --only/--skip
@@ -257,7 +257,7 @@ def _load(
         seed=options.seed,
     )
     try:
-        load: LoadResult = run_load(load_options, echo=lambda line: say(f"load: {line}"))
+        load: LoadResult = run_load(load_options, echo=lambda line: say(f"load: {line}"), command=options.argv)
     except KeyboardInterrupt:
         line = "INTERRUPTED"
     except HarnessError as exc:
