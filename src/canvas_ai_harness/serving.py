@@ -287,15 +287,21 @@ class UvicornServer:
         self._socket = listen(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
         self.limits = limits or ConnectionLimits()
+        self._protocol = bounded_protocol(self.limits)
         options = {
             "log_level": "warning",
             "access_log": False,
             "timeout_keep_alive": self.limits.keep_alive_s,
-            "http": bounded_protocol(self.limits),
+            "http": self._protocol,
             **uvicorn_options,
         }
         self._server = uvicorn.Server(uvicorn.Config(app, **options))
         self._thread: threading.Thread | None = None
+
+    @property
+    def idle_cap(self) -> int:
+        """How many connections may be idle or still sending a request before the oldest is closed."""
+        return self._protocol.idle_cap
 
     @property
     def url(self) -> str:
