@@ -130,6 +130,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._crossed = False  # a head or a message ended in the bytes being parsed
         self._refused = False
         self._deadline: asyncio.TimerHandle | None = None
+        self._chunk = 0  # bytes of the data_received call being parsed
 
     # -- waiting connections and the read deadline --------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -202,6 +203,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._refused:
             return  # answered 431; what still comes is dropped
         self._crossed = False
+        self._chunk = len(data)
         super().data_received(data)
         if self._receiving and self._deadline is None and not self.transport.is_closing():
             # A request began in these bytes and is not complete: its deadline runs from now. (A
@@ -227,8 +229,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head, self._crossed = False, True
         # The line and headers as the parser reported them (uvicorn keeps each whole; lower-casing
         # a name keeps its length): one sum here, rather than a Python callback of ours per header.
-        parsed = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
-        if parsed > self.limits.max_header_bytes:  # a head over the budget that came in one piece
+        # They are no longer than the bytes received since the head began, so when those fit the
+        # budget (a request that came in one small read, the usual case) there is nothing to add up.
+        budget = self.limits.max_header_bytes
+        if self._head_bytes + self._chunk > budget and (
+            len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers) > budget
+        ):  # a head over the budget that came in one piece
             self._refused = True
             self._linger(_TOO_LARGE)
             # Stop the parser: httptools raises an HttpParserError, which uvicorn would log as an
