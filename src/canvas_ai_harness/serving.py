@@ -423,19 +423,23 @@ async def read_body(headers: dict[str, str], receive: Any, limit: int) -> bytes 
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return None
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        # The usual case: the whole body (or none) in one message; no list to join.
+        whole: bytes = message.get("body", b"")
+        return None if len(whole) > limit else whole
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientLeft
-        if message["type"] != "http.request":
-            continue
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        if chunk:
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+        if message["type"] == "http.request":
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        message = await receive()
