@@ -1,7 +1,8 @@
 """The mock's cap on idle connections: room for a load rehearsal's students, still a cap.
 
 A load rehearsal's students keep their connections open while they think; the mock raises its
-open-file limit at start and lets half of it be idle, where the proxy keeps a 1,000 ceiling. Past
+open-file limit at start and lets all of it but a reserve be idle, where the proxy keeps half,
+at most 1,000. Past
 the cap the longest-idle connection is closed; under it, none is. Raw sockets, so that no client
 pool reconnects behind the test's back; deadlines bound hangs only.
 """
@@ -87,10 +88,20 @@ def test_under_the_cap_no_idle_connection_is_closed(connections: list[socket.soc
         assert [_exchange(sock) for sock in idle] == [200] * 7  # every connection still open
 
 
-def test_the_proxy_default_keeps_its_ceiling() -> None:
-    assert default_idle_connections() <= IDLE_CEILING
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    assert default_idle_connections(None) == soft // 2
+@pytest.mark.parametrize(
+    ("soft", "proxy", "mock"),
+    [
+        pytest.param(1_024, 512, 512, id="laptop-1024"),
+        pytest.param(20_000, 1_000, 17_500, id="this-kind-of-machine-20000"),
+        pytest.param(MOCK_OPEN_FILES, 1_000, 114_688, id="raised-131072"),
+    ],
+)
+def test_the_proxy_keeps_its_ceiling_and_the_mock_all_but_a_reserve(
+    monkeypatch: pytest.MonkeyPatch, soft: int, proxy: int, mock: int
+) -> None:
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (soft, soft))
+    assert default_idle_connections() == proxy
+    assert default_idle_connections(None) == mock
 
 
 _CHILD = """
@@ -102,7 +113,7 @@ server.stop()
 """
 
 
-def test_the_mock_raises_its_open_file_limit_and_lets_half_be_idle() -> None:
+def test_the_mock_raises_its_open_file_limit_and_lets_all_but_a_reserve_be_idle() -> None:
     """In a process of its own that starts at a low limit, as a shell's ``ulimit -n 256`` would."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 
@@ -115,6 +126,7 @@ def test_the_mock_raises_its_open_file_limit_and_lets_half_be_idle() -> None:
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     expected_at_least = MOCK_OPEN_FILES if hard == resource.RLIM_INFINITY else min(MOCK_OPEN_FILES, hard)
     assert figures["soft"] >= expected_at_least > 256
-    assert figures["cap"] == figures["soft"] // 2
-    if figures["soft"] >= 4 * IDLE_CEILING:
+    soft = figures["soft"]
+    assert figures["cap"] == max(soft // 2, soft - max(1_024, soft // 8))  # all but a reserve
+    if soft >= 4 * IDLE_CEILING:
         assert figures["cap"] > IDLE_CEILING  # no 1,000 ceiling for the mock

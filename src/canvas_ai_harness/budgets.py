@@ -23,10 +23,10 @@ up the descriptors). ``serving.bounded_protocol(limits)`` is uvicorn's protocol 
   (when no answer has started) and the connection is closed;
 - at most ``max_idle_connections`` connections are idle or still sending a request; a new
   connection past it closes the one that has waited longest. Connections whose request is being
-  answered do not count. By default half the open-file limit: at most 1,000 for the proxy; the
+  answered do not count. By default the proxy's is half the open-file limit, at most 1,000; the
   mock, which a load rehearsal fills with tens of thousands of students who keep their
-  connections while they think, first raises its open-file limit (``raise_open_file_limit``) and
-  takes half of it, without that ceiling;
+  connections while they think, first raises its open-file limit (``raise_open_file_limit``)
+  and takes all of it but a reserve (``default_idle_connections(None)``);
 - an idle keep-alive connection is closed ``keep_alive_s`` after its last answer (uvicorn's
   ``timeout_keep_alive``).
 
@@ -76,18 +76,24 @@ IDLE_CEILING = 1_000
 # The open-file limit the mock asks for at start: half of it idle is room for 50,000 students
 # thinking between turns (a load rehearsal's 25,000, twice over).
 MOCK_OPEN_FILES = 131_072
+IDLE_RESERVE = 1_024  # descriptors the mock keeps from idle connections, at the least
 _NR_OPEN = Path("/proc/sys/fs/nr_open")
 
 
 def default_idle_connections(ceiling: int | None = IDLE_CEILING) -> int:
-    """Half the process's open-file limit, at most ``ceiling`` (``None``: no ceiling).
+    """How many connections may be idle by default, from the process's open-file limit.
 
-    The other half stays for requests being answered, files and the listening socket.
+    With a ``ceiling`` (the proxy's): half the limit, at most ``ceiling``. Without (the mock's,
+    whose load rehearsals keep a connection per thinking student): the limit less a reserve of
+    an eighth (at least ``IDLE_RESERVE``), never less than half. What is not idle stays for
+    requests being answered, files and the listening socket.
     """
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft <= 0:
-        return ceiling or MOCK_OPEN_FILES // 2
-    return max(1, soft // 2 if ceiling is None else min(ceiling, soft // 2))
+        soft = MOCK_OPEN_FILES
+    if ceiling is not None:
+        return max(1, min(ceiling, soft // 2))
+    return max(1, soft // 2, soft - max(IDLE_RESERVE, soft // 8))
 
 
 def raise_open_file_limit(wanted: int = MOCK_OPEN_FILES) -> int:

@@ -3,7 +3,7 @@ foreground (``canvas-ai-harness mock``).
 
 ``MockServer`` binds before it starts, so port 0 gives a free port and ``url`` is known at once.
 At start it raises its open-file limit (``budgets.raise_open_file_limit``) and, unless told a
-number, lets half of it be idle connections. The faithful ``CanvasService`` serves unless the
+number, lets all of it but a reserve be idle connections. The faithful ``CanvasService`` serves unless the
 config asks for faults (tests, ``--fault``): only then is ``mock/faults.py`` imported and the
 service wrapped.
 """
