@@ -190,7 +190,16 @@ def check(
         roles = [role for role, _ in new]
         ok = roles == TURN_ROLES
         found[NEW_TRANSCRIPT] = (
-            None if ok else Problem(NEW_TRANSCRIPT, f"a new transcript of roles {roles}", "[User, Assistant]")
+            None
+            if ok
+            else Problem(
+                NEW_TRANSCRIPT,
+                f"a new transcript of roles {roles}",
+                "[User, Assistant]",
+                "$.messages[*].role",
+                TURN_ROLES,
+                roles,
+            )
         )
     if operation_id in (routes.POST_MESSAGE, routes.ACTIVE, routes.SHOW) and previous is not None:
         found[EARLIER_UNCHANGED] = _earlier_problem(previous, new, redact)

@@ -103,8 +103,7 @@ class Progress:
             return
         self._finished = True
         if self._tty:
-            self._show(force=True)
-            self._end_line()
+            self._end_line()  # its last figures, then the newline
         else:
             self._emit(self.line() + "\n")
 
