@@ -125,7 +125,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="requests per second; 0: no limit (default: none on the mock, 5 otherwise)",
     )
     group.addoption("--max-steps", type=int, default=6, help="steps per stateful sequence (default 6)")
-    group.addoption("--report-dir", default=None, help="write contract-report.json, contract-summary.txt and contract-report.html here")
+    group.addoption(
+        "--report-dir",
+        default=None,
+        help="write contract-report.json, contract-summary.txt and contract-report.html here",
+    )
     group.addoption("--retry-base", type=float, default=0.5, help=argparse.SUPPRESS)
     for flag, what in (("--only", "run only these checks"), ("--skip", "do not run these checks")):
         group.addoption(

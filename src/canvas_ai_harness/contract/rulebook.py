@@ -177,10 +177,16 @@ def _spec_detail(ex: Exchange, violation: Violation) -> Detail:
     """Where the spec's wording points (``body.messages[0].role``), as a path and the value found there."""
     where = violation.where
     if violation.kind == "status" or where == "status":
-        return status_detail(ex.status, violation.message)
+        declared = violation.message.partition("the spec declares ")[2]
+        return status_detail(ex.status, f"one the spec declares: {declared}" if declared else violation.message)
     if where.startswith("header."):
         name = where.removeprefix("header.").split(".")[0].split("[")[0]
-        return Detail(f"headers.{name}", violation.message, ex.headers.get(name.lower(), ABSENT), described=True)
+        wanted = (
+            f"present (the spec requires it on {ex.status})"
+            if "required header missing" in violation.message
+            else (f"as the spec declares it: {violation.message}")
+        )
+        return Detail(f"headers.{name}", wanted, ex.headers.get(name.lower(), ABSENT), described=True)
     path = "$" + where.removeprefix("body")
     named = _REQUIRED.match(violation.message) or _UNEXPECTED.search(violation.message)
     if named:
