@@ -19,6 +19,7 @@ from canvas_ai_harness.contract.details import (
     WIDTH,
     Detail,
     difference,
+    excerpt,
     needle,
     shown,
     status_detail,
@@ -177,3 +178,18 @@ def test_a_faithful_mock_gives_no_failure_to_detail(
     assert run.code == 0, run.output
     assert run.report["failures"] == []
     assert "\n    at " not in run.summary
+
+
+def test_a_repeating_text_is_cut_at_its_difference_not_at_an_earlier_identical_place() -> None:
+    sent = "Light becomes sugar. " * 200  # 4200 characters, every 40 alike
+    stored = sent[:2000]  # what a Canvas that truncates keeps
+    request = json.dumps({"message": sent}, indent=2)
+    answer = json.dumps({"messages": [{"role": "User", "text": stored}]}, indent=2)
+    detail = Detail("$.messages[0].text", sent, stored)
+
+    cut_request = excerpt(request, detail, str, 300, sent=True)
+    cut_answer = excerpt(answer, detail, str, 300)
+
+    at = request.index(sent) + 2000
+    assert request[at - 20 : at + 20] in cut_request and cut_request.startswith("…")
+    assert cut_answer.rstrip("…").endswith(stored[-30:] + '"\n    }\n  ]\n}')  # the end of what came back

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from canvas_ai_harness.contract.details import Detail, needle, shown
+from canvas_ai_harness.contract.details import Detail, excerpt, needle, shown
 from canvas_ai_harness.htmlreport import around
 
 __all__ = ["ALL_OPERATIONS", "CHECKS", "UNROUTED", "Check", "ContractViolation", "Finding", "check", "where"]
@@ -115,9 +115,11 @@ class ContractViolation(AssertionError):
         record = None
         if self.exchange is not None:
             record = self.exchange.record()
-            body = record["response"]["body"]
-            for found in findings:  # each finding's own view of the answer, never cut before its difference
-                found["response_excerpt"] = around(body, found["needle"], _EXCERPT)
+            body, sent = record["response"]["body"], record["request"]["body"]
+            for finding, found in zip(self.findings, findings, strict=True):
+                # each finding's own view of the exchange, never cut before its difference
+                found["response_excerpt"] = excerpt(body, finding.detail, self.redact, _EXCERPT)
+                found["request_excerpt"] = excerpt(sent, finding.detail, self.redact, _EXCERPT, sent=True)
             first = next((f["needle"] for f in findings if f["needle"]), None)
             record["response"]["body"] = around(body, first, _KEPT)
             record["request"]["body"] = around(record["request"]["body"], None, _KEPT)

@@ -18,10 +18,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from canvas_ai_harness.htmlreport import around
+
 __all__ = [
     "ABSENT",
     "Detail",
     "difference",
+    "excerpt",
     "json_path",
     "needle",
     "path_parts",
@@ -185,3 +188,22 @@ def needle(detail: Detail, redact: Callable[[str], str] = str) -> str | None:
         start = max(1, _offset(got, at) - 20)
         return got[start : start + 40]
     return f'"{key}": {got[:40]}' if isinstance(key, str) else got[:40]
+
+
+def excerpt(body: str, detail: Detail | None, redact: Callable[[str], str], width: int, *, sent: bool = False) -> str:
+    """``body`` (redacted, pretty-printed) shortened to about ``width`` around ``detail``'s difference.
+
+    The answer is cut around the value got; with ``sent``, the request around the value expected
+    (the rule wants back a text the request sent: the user's message). A text is found whole in
+    the body and cut at its first differing character, so that a text repeating itself is not
+    cut at an earlier, identical place; other values by ``needle``; else the body's head.
+    """
+    if detail is None:
+        return around(body, None, width)
+    expected, got, at = _texts(detail, redact)
+    value = expected if sent else got
+    if at is not None and len(value) > 10:
+        start = body.find(value[1:-1])  # the text's characters as they stand in the JSON body
+        if start >= 0:
+            return window(body, start + _offset(value, at) - 1, width)
+    return around(body, None if sent else needle(detail, redact), width)
