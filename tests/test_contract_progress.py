@@ -89,6 +89,14 @@ def test_redraws_are_at_most_ten_a_second_however_many_requests() -> None:
     assert 9 <= len(written) <= 11
 
 
+def test_on_a_narrow_terminal_the_line_is_cut_to_its_width_so_it_never_wraps() -> None:
+    written: list[str] = []
+    progress = Progress(written.append, Spend(), tty=True, clock=FakeClock(), width=lambda: 40)
+    progress.phase("scenarios", 41)
+
+    assert written == ["\r\x1b[K" + progress.line()[:39]]
+
+
 def test_in_a_log_a_line_every_ten_seconds_and_one_at_the_end() -> None:
     progress, written, clock, spend = _progress(tty=False)
     progress.phase("scenarios", 40)
@@ -134,13 +142,21 @@ def test_engine_caches_go_to_the_user_cache_dir_and_the_previous_home_comes_back
     assert configuration.storage_directory(intent_to_write=False).home_directory == before
 
 
-def test_the_contract_command_leaves_no_cache_in_its_working_directory_and_prints_no_dots(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("argv", "html"),
+    [
+        pytest.param(["contract", "--max-examples", "1"], "contract-report.html", id="contract"),
+        pytest.param(["check", "--users", "2", "--run-time", "3s"], "contract/contract-report.html", id="check"),
+    ],
+)
+def test_the_command_leaves_no_cache_in_its_working_directory_and_prints_no_dots(
+    tmp_path: Path, argv: list[str], html: str
+) -> None:
     cwd, cache, reports = tmp_path / "cwd", tmp_path / "cache", tmp_path / "reports"
     cwd.mkdir()
     env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
     env.pop("HYPOTHESIS_STORAGE_DIRECTORY", None)
-    command = [sys.executable, "-m", "canvas_ai_harness", "contract", "--max-examples", "1", "--seed", "1"]
-    command += ["--report-dir", str(reports)]
+    command = [sys.executable, "-m", "canvas_ai_harness", *argv, "--seed", "1", "--report-dir", str(reports)]
 
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
 
@@ -149,6 +165,6 @@ def test_the_contract_command_leaves_no_cache_in_its_working_directory_and_print
     assert (cache / "canvas-ai-harness" / "hypothesis").is_dir()  # moved there, not merely switched off
     lines = done.stdout.splitlines()
     assert not any(line and set(line) <= set(".sFE") for line in lines)  # no row of pytest dots
-    assert any(line.startswith("sequences: 1/1 tests · ") for line in lines)  # the last line, once
+    assert sum(line.startswith("sequences: 1/1 tests · ") for line in lines) == 1  # the last line, once
     assert "\r" not in done.stdout
-    assert (reports / "contract-report.html").is_file()
+    assert (reports / html).is_file()

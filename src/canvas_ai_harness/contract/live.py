@@ -13,6 +13,7 @@ For the length of the pytest run, Hypothesis keeps its files under the user cach
 
 from __future__ import annotations
 
+import shutil
 from contextlib import ExitStack
 from typing import Final
 
@@ -87,7 +88,8 @@ class LiveProgress:
         if reporter is None or contract is None or self.config.get_verbosity() >= 0:
             return  # pytest's own output, as asked
         self.stages = {item.nodeid: _stage(item) for item in session.items}
-        self.progress = Progress(self._write, _counts, tty=bool(reporter.isatty))
+        columns = lambda: shutil.get_terminal_size().columns  # noqa: E731
+        self.progress = Progress(self._write, _counts, tty=bool(reporter.isatty), width=columns)
         contract.client.ticks.append(self.progress.tick)
 
     @pytest.hookimpl(tryfirst=True)

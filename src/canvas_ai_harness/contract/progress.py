@@ -53,9 +53,11 @@ class Progress:
         clock: Callable[[], float] = time.monotonic,
         interval: float = INTERVAL,
         refresh: float = REFRESH,
+        width: Callable[[], int] | None = None,
     ) -> None:
         self._write, self._counts, self._tty, self._clock = write, counts, tty, clock
         self._interval, self._refresh = interval, refresh
+        self._width = width  # the terminal's columns: a line that wrapped could not be redrawn in place
         self.started = clock()
         self._last = self.started  # when a line was last written (not on a terminal: the first after 10 s)
         self.name = ""
@@ -117,7 +119,10 @@ class Progress:
         now = self._clock()
         if self._tty:
             if force or now - self._last >= self._refresh:
-                self._emit(_CLEAR + self.line())
+                line = self.line()
+                if self._width is not None:
+                    line = line[: max(20, self._width() - 1)]
+                self._emit(_CLEAR + line)
                 self._open = True
         elif now - self._last >= self._interval:
             self._emit(self.line() + "\n")
