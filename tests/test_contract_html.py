@@ -90,3 +90,16 @@ def test_a_passing_run_shows_pass_and_each_rule_it_judged_as_passed(
     for check in run.report["checks"]:
         if check["status"] == "skipped":
             assert check["reason"] in text
+
+
+def test_the_command_line_on_the_page_is_redacted_part_by_part() -> None:
+    from canvas_ai_harness.contract.htmlpage import invocation
+    from canvas_ai_harness.redact import Redactor
+
+    secret = "s3cr3t-token-value-1234"
+    argv = ["/usr/bin/canvas-ai-harness", "contract", "--target", "t.toml", f"--header=Bearer {secret}"]
+
+    line = invocation(Redactor([secret]), argv)
+
+    assert line.startswith("canvas-ai-harness contract --target t.toml")
+    assert secret not in line and "s3cr3t" not in line and "[REDACTED]" in line
