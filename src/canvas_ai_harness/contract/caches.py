@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 __all__ = ["APP_NAME", "cache_dir", "engine_caches", "schemathesis_cache"]
 
@@ -38,7 +38,12 @@ def engine_caches() -> Iterator[Path]:
     """Hypothesis's storage under ``cache_dir()`` while the block runs; the previous home after it."""
     from hypothesis import configuration
 
-    previous = configuration.storage_directory(intent_to_write=False).home_directory
+    found: Any
+    try:
+        found = configuration.storage_directory(intent_to_write=False)
+    except TypeError:  # older Hypothesis: no intent_to_write, and the path itself comes back
+        found = configuration.storage_directory()
+    previous = Path(getattr(found, "home_directory", found))
     home = cache_dir() / "hypothesis"
     configuration.set_hypothesis_home_dir(home)
     try:
