@@ -4,7 +4,9 @@
     locust -f load/locustfile.py --target target.toml --headless -u 50 -r 5 -t 2m --shape ramp
     locust -f load/locustfile.py --target target.toml --processes 4      # master + 4 workers
 
-``locust -f load/locustfile.py --help`` lists the suite's own options (group "canvas-ai-harness").
+``canvas-ai-harness load --help`` lists the suite's own options, each with a sentence of help; locust's
+web UI shows the same help under "Custom parameters". (``locust -f load/locustfile.py --help`` does not
+list them: locust answers ``--help`` before it loads the file.)
 The scenarios, shapes and measures live in ``src/canvas_ai_harness/load/``;
 ``canvas-ai-harness load`` runs the same classes.
 """

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import click.testing
 import pytest
 
 from canvas_ai_harness.cli import cli
@@ -130,3 +131,56 @@ def test_the_locust_command_passes_every_option_the_run_has(tmp_path: Path) -> N
     assert pairs["--shape-run-time"] == "60" and pairs["--report-dir"] == str(tmp_path)
     assert "--processes" not in command  # 0: one process, locust's own default
     assert "--mock-llm-latency-ms" not in command  # the CLI's own: it starts the mock
+
+
+_WEB_UI_DUMP = """
+import json
+import canvas_ai_harness.load.runtime  # registers the options on locust's parser
+from locust.argument_parser import ui_extra_args_dict
+
+print(json.dumps({k: v["help_text"] for k, v in ui_extra_args_dict([]).items()}))
+"""
+
+
+def _is_a_sentence(text: str) -> bool:
+    return len(text.split()) >= 5 and text[0].isupper() and text.rstrip(")").endswith(".")
+
+
+def test_every_locustfile_knob_has_a_sentence_of_help_in_the_table() -> None:
+    terse = [o.flag for o in LOAD_OPTIONS if not _is_a_sentence(o.help)]
+    assert terse == []
+
+
+def test_load_help_lists_every_knob_of_the_locustfile_with_its_help() -> None:
+    result = click.testing.CliRunner().invoke(cli, ["load", "--help"], terminal_width=400)
+    assert result.exit_code == 0
+    flat = " ".join(result.output.split())
+    for spec in LOAD_OPTIONS:
+        if spec.cli:
+            assert spec.flag in flat and " ".join(spec.help.split()) in flat, spec.flag
+        else:  # the shape's own length: the CLI's --run-time, which says so
+            assert spec.flag in flat, spec.flag
+
+
+def test_locusts_web_ui_shows_every_knob_with_the_tables_help() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANVAS_AI_")}
+    done = subprocess.run([sys.executable, "-c", _WEB_UI_DUMP], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    expected = {o.dest: o.help for o in LOAD_OPTIONS if o.where == PARSER and o.web_ui}
+    assert {dest: shown.get(dest) for dest in expected} == expected
+    assert {"harness_turns_mean", "harness_spike_duration", "harness_shape"} <= set(shown)
+
+
+def test_the_reports_command_line_is_what_was_given_on_the_command_line_or_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from canvas_ai_harness.cli.suites import _command_line, load
+
+    given = load.make_context("load", ["--users", "3", "--run-time", "2m", "--allow-host", "a.example.edu"])
+    assert _command_line(given) == [
+        "canvas-ai-harness", "load", "--users", "3", "--run-time", "2m", "--allow-host", "a.example.edu",
+    ]  # fmt: skip
+    monkeypatch.setenv("CANVAS_AI_LOAD_THINK_SCALE", "0.05")
+    from_env = load.make_context("load", ["--turns-mean", "2"])
+    assert _command_line(from_env) == ["canvas-ai-harness", "load", "--think-scale", "0.05", "--turns-mean", "2"]

@@ -158,6 +158,9 @@ def test_interrupted_run_still_ends_every_conversation_it_opened(
     assert active_conversations(canvas) == 0
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["cleanup"]["closed"] >= 4
+    assert summary["run"]["interrupted"] is True
+    page = (tmp_path / "r" / "load-report.html").read_text(encoding="utf-8")
+    assert 'data-verdict="INTERRUPTED"' in page and 'data-exit-code="130"' in page
     assert "mock-student-token" not in out + err  # tokens never printed
 
 

@@ -43,7 +43,7 @@ class CheckOptions:
     users: int = 20
     run_time: float = 20.0
     spawn_rate: float = 5.0
-    think_scale: float = 0.1
+    think_scale: float = 0.05  # a conversation (~15 s) fits in the 20 s run (load.pace)
     thresholds: Path | None = None
     allow_hosts: tuple[str, ...] = ()
     only: tuple[str, ...] = ()  # the contract suite's --only/--skip

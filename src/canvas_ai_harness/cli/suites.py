@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from canvas_ai_harness.cli.options import (
     A_FILE,
@@ -33,15 +35,46 @@ def _load_options(command: Any) -> Any:
     return command
 
 
+def _command_line(ctx: click.Context) -> list[str]:
+    """The command as given: its name and the options set on the command line or in the environment."""
+    from canvas_ai_harness.load.options import OPTIONS
+    from canvas_ai_harness.load.safety import format_duration
+
+    words = ["canvas-ai-harness", ctx.info_name or "load"]
+    for param in ctx.command.params:
+        name = param.name or ""
+        if not isinstance(param, click.Option) or ctx.get_parameter_source(name) not in _GIVEN:
+            continue
+        values = ctx.params.get(name)
+        duration = name in OPTIONS and OPTIONS[name].kind == "duration"
+        for value in values if isinstance(values, tuple | list) else [values]:
+            text = format_duration(value) if duration and value is not None else _word(value)
+            words += [param.opts[0], text]
+    return words
+
+
+_GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def _word(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 @click.command()
 @_load_options
 def load(target: Path | None, **options: Any) -> int:
     """Load-test a Canvas (or the embedded mock) with locust; exit 1 when a threshold is missed."""
     from canvas_ai_harness.config import load_target
     from canvas_ai_harness.load import LoadOptions, run_load
+    from canvas_ai_harness.load.progress import ProgressEcho
 
     settings = LoadOptions(target=load_target(target) if target is not None else None, **options)
-    result = run_load(settings, echo=lambda line: click.echo(f"load: {line}", err=True))
+
+    def say(line: str) -> None:
+        click.echo(f"load: {line}", err=True)
+
+    shown = ProgressEcho.on_stream(sys.stderr, say, settings.progress_every)
+    result = run_load(settings, progress=shown, command=_command_line(click.get_current_context()))
     click.echo(result.render())
     return result.exit_code
 

@@ -8,21 +8,32 @@ goes. ``Finish`` is a part of ``Runtime`` (``runtime.py``).
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import gevent
-from locust.runners import MasterRunner
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner
 
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
+from canvas_ai_harness.htmlreport import command_line
 from canvas_ai_harness.load.options import parsed_option as _opt
-from canvas_ai_harness.load.report import PROGRESS_PREFIX, summarise, write_reports
+from canvas_ai_harness.load.progress import PROGRESS_LINE, progress_line
+from canvas_ai_harness.load.report import COMMAND_ENV, INTERRUPTED_ENV, PROGRESS_PREFIX, summarise, write_reports
 from canvas_ai_harness.load.state import RuntimeState
 from canvas_ai_harness.redact import redact_data
 
 __all__ = ["Finish"]
 
 log = logging.getLogger("canvas_ai_harness.load")
+
+
+def _interrupted() -> bool:
+    """Whether the CLI that runs this locust was interrupted (it says so with a file, before the SIGINT)."""
+    marker = os.environ.get(INTERRUPTED_ENV)
+    return marker is not None and Path(marker).exists()
 
 
 class Finish(RuntimeState):
@@ -46,6 +57,7 @@ class Finish(RuntimeState):
             "workers": self.env.runner.worker_count if isinstance(self.env.runner, MasterRunner) else 0,
             "identity_source": self.pool.source if self.pool else None,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+            "interrupted": _interrupted(),
         }
         self.metrics.used_identities(self.seats.used)
         self.metrics.stall_s = max(self.metrics.stall_s, self.inflight.stall(time.time()))
@@ -55,13 +67,41 @@ class Finish(RuntimeState):
         report_dir = _opt(self.env, "report_dir")
         if report_dir:
             try:
-                self.summary["reports"] = write_reports(self.summary, self.metrics, Path(report_dir))
+                self.summary["reports"] = write_reports(
+                    self.summary,
+                    self.metrics,
+                    Path(report_dir),
+                    thresholds=self.thresholds,
+                    started=self.started,
+                    command=self._command(),
+                    locust=self._locust_figures(),
+                )
             except OSError as exc:
                 log.error("cannot write the reports to %s: %s", report_dir, exc)
         verdict = self.summary["verdict"]
         for line in verdict["missed"]:
             print(f"{PROGRESS_PREFIX} {line}", flush=True)
         self.env.process_exit_code = EXIT_OK if verdict["passed"] else EXIT_FAILED
+
+    def _command(self) -> str:
+        """The command line for the report: the CLI's (it hands it over, redacted) or locust's own."""
+        given = os.environ.get(COMMAND_ENV)
+        return self.redact(given) if given else command_line(["locust", *sys.argv[1:]], self.redact)
+
+    def _locust_figures(self) -> dict[str, Any] | None:
+        """locust's own figures for this run, to set beside ours in the report."""
+        runner = self.env.runner
+        if runner is None:
+            return None
+        stats = runner.stats
+        total = stats.total
+        end = stats.last_request_timestamp
+        return {
+            "rps": total.total_rps,
+            "requests": total.num_requests,
+            "duration_s": (end - stats.start_time) if end else None,
+            "p95_ms": {name: entry.get_response_time_percentile(0.95) for (name, _m), entry in stats.entries.items()},
+        }
 
     # -- while the run goes (local and master) ------------------------------------------------
     def _sample_users(self) -> None:
@@ -74,20 +114,17 @@ class Finish(RuntimeState):
     def _progress(self, every: float) -> None:
         while True:
             gevent.sleep(every)
-            print(f"{PROGRESS_PREFIX} {self.progress_line()}", flush=True)
+            print(f"{PROGRESS_PREFIX} {PROGRESS_LINE}{self.progress_line()}", flush=True)
 
     def progress_line(self) -> str:
-        totals = self.metrics.totals()
-        elapsed = time.time() - self.started
-        requests = sum(totals.values())
         runner = self.env.runner
-        users = runner.user_count if runner is not None else 0
-        p95 = self.metrics.routes.get("postMessage")
-        slow = p95.latency.percentile(95) if p95 is not None else None
-        shown = f"{slow:.0f} ms" if slow is not None else "-"
-        return (
-            f"{elapsed:5.0f}s users={users} requests={requests} ({requests / max(elapsed, 1e-9):.1f}/s) "
-            f"ok={totals.get('ok', 0)} throttled={totals.get('throttled', 0)} "
-            f"ai503={totals.get('ai_unavailable', 0)} contract={totals.get('contract', 0)} "
-            f"errors={totals.get('error', 0)} p95(postMessage)={shown}"
+        now = time.time()
+        return progress_line(
+            self.metrics,
+            self.thresholds,
+            elapsed=now - self.started,
+            total=self.plan().run_time,
+            users=runner.user_count if runner is not None else 0,
+            # A master hears from its workers every WORKER_REPORT_INTERVAL (3 s): the last seconds are not in yet.
+            now=now - (WORKER_REPORT_INTERVAL if isinstance(runner, MasterRunner) else 0.0),
         )

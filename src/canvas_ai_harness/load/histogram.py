@@ -7,6 +7,14 @@ bucket is at most 1/128 of its value wide and a reported percentile (the bucket'
 clamped to the observed extremes) is within 0.4 % of an exact sample's. Histograms merge by
 adding counts, which is how workers' measures reach the master, and serialise to plain lists
 for locust's msgpack messages.
+
+Why not HdrHistogram (``hdrhistogram`` on PyPI)? ``bench/load_histogram.py`` measures both in one
+process. HdrHistogram is more exact (3 significant digits: 0.08 % worst error against our 0.2 %)
+and its wire size is the same, but it records 1.6x slower, merges 1.6x slower, and preallocates
+its whole counts array: 190 KB for a histogram of 10 values against 0.8 KB here. The suite keeps
+one histogram per route per second (for the charts): an hour of 5 routes would hold about 3 GB
+with HdrHistogram and 13 MB with these. Its log format would be a reason to switch if another
+tool needed to read our histograms; none does (``summary.json`` and ``timeline.csv`` carry the figures).
 """
 
 from __future__ import annotations

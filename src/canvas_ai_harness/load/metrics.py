@@ -7,7 +7,8 @@ whole run's figures however many workers (or machines) there were. Nothing here 
 Per route (operationId): outcomes (``outcomes.py``) and the latency of successful responses, in
 ``Histogram``s (0.4 % precision). Per conversation: time to the first assistant reply, turn
 latency by turn number, conversations started, resumed, completed (ended by the student) and
-left open. Per second: the same per-route figures, and the number of users, for the plot.
+left open. Per second: the same per-route figures, and the number of users, for the charts
+and ``timeline.csv`` (every second of the run, zeros where nothing happened).
 Also: contract samples and violations, error examples, which identities each process acted
 as (to prove no two processes shared one), what clean-up closed, users that crashed, and the
 longest stall (``inflight.py``: requests waiting and none answered; merged as the maximum).
@@ -230,19 +231,48 @@ class Metrics:
             },
         }
 
-    def timeline(self) -> list[dict[str, Any]]:
-        """One row per second and route: requests by outcome and p50/p95 of the successes."""
+    def span(self) -> tuple[int, int] | None:
+        """The first and last second anything was recorded in (requests or users), or ``None``."""
+        seconds = set(self.seconds) | set(self.users)
+        return (min(seconds), max(seconds)) if seconds else None
+
+    def users_at(self, start: int, end: int) -> list[int]:
+        """The number of users in each second from ``start`` to ``end``, the last sample carried forward."""
+        users, current = [], 0
+        for t in range(start, end + 1):
+            current = self.users.get(t, current)
+            users.append(current)
+        return users
+
+    def timeline(self, start: float | None = None, end: float | None = None) -> list[dict[str, Any]]:
+        """One row per second of the run and route, zeros where nothing happened.
+
+        ``start``/``end`` (epoch seconds) bound the run; without them, the recorded span. Each row
+        has ``elapsed_s`` (seconds since ``start``), ``time`` (epoch), requests by outcome, p50/p95
+        of the successes and the users. A second with no request has one row per route seen.
+        """
+        span = self.span()
+        if span is None:
+            return []
+        first = int(start) if start is not None else span[0]
+        last = max(int(end) if end is not None else span[1], first)
+        routes = sorted(self.routes) or [""]
         rows = []
-        for t in sorted(self.seconds):
-            for route, series in sorted(self.seconds[t].items()):
+        for t, users in zip(range(first, last + 1), self.users_at(first, last), strict=True):
+            second = self.seconds.get(t, {})
+            for route in routes:
+                series = second.get(route)
+                outcomes = series.outcomes if series is not None else {}
+                latency = series.latency if series is not None else None
                 rows.append(
                     {
+                        "elapsed_s": t - first,
                         "time": t,
                         "route": route,
-                        **{o: series.outcomes.get(o, 0) for o in OUTCOMES},
-                        "p50_ms": series.latency.percentile(50),
-                        "p95_ms": series.latency.percentile(95),
-                        "users": self.users.get(t),
+                        **{o: outcomes.get(o, 0) for o in OUTCOMES},
+                        "p50_ms": latency.percentile(50) if latency else None,
+                        "p95_ms": latency.percentile(95) if latency else None,
+                        "users": users,
                     }
                 )
         return rows

@@ -86,59 +86,122 @@ def _load(name: str, flag: str, kind: str, default: Any, help: str, **more: Any)
 # the load run's own are CANVAS_AI_LOAD_<FLAG>.
 LOAD_OPTIONS: Final[tuple[LoadOption, ...]] = (
     _load(
-        "target", "--target", "target", None, "Target file; none: the embedded mock.",
+        "target", "--target", "target", None,
+        "Target file (TOML) naming the Canvas and its tokens; without one, the embedded mock Canvas.",
         env="CANVAS_AI_TARGET", web_ui=False, old_env="CANVAS_AI_LOAD_TARGET",
     ),
-    _load("users", "--users", "int", 20, "Simulated users (peak).", low=1, where=LOCUST),
-    _load("spawn_rate", "--spawn-rate", "float", 5.0, "Users started per second.", low=0.01, where=LOCUST),
-    _load("run_time", "--run-time", "duration", 60.0, "e.g. 90s, 5m, 1h30m.", where=None),
-    _load("shape", "--shape", "choice", "steady", "Load shape.", choices=SHAPES),
-    _load("students", "--students", "file", None, "CSV: token or user_id [,role].", web_ui=False),
-    _load("thresholds", "--thresholds", "file", None, "Thresholds file (TOML).", web_ui=False),
-    _load("processes", "--processes", "int", 0, "Workers (0: one process).", low=0, where=LOCUST, omit=0),
+    _load("users", "--users", "int", 20, "Simulated users at the peak of the shape.", low=1, where=LOCUST),
+    _load(
+        "spawn_rate", "--spawn-rate", "float", 5.0, "Users started per second while the shape ramps up.",
+        low=0.01, where=LOCUST,
+    ),
+    _load(
+        "run_time", "--run-time", "duration", 60.0,
+        "How long the load lasts, e.g. 90s, 5m, 1h30m (plain locust: --shape-run-time in seconds).", where=None,
+    ),
+    _load("shape", "--shape", "choice", "steady", "How the number of users changes over the run.", choices=SHAPES),
+    _load(
+        "students", "--students", "file", None,
+        "CSV of student identities: a token or user_id column, and optionally role (student or teacher).",
+        web_ui=False,
+    ),
+    _load(
+        "thresholds", "--thresholds", "file", None,
+        "Thresholds file (TOML) the run must meet; without one, no error and no contract violation.", web_ui=False,
+    ),
+    _load(
+        "processes", "--processes", "int", 0, "Worker processes on this machine (0: one process does it all).",
+        low=0, where=LOCUST, omit=0,
+    ),
     # The CLI always writes reports; plain locust only when asked.
     _load(
-        "report_dir", "--report-dir", "dir", Path("load-report"), "Write summary.json and the plot here.",
+        "report_dir", "--report-dir", "dir", Path("load-report"),
+        "Directory for load-report.html, summary.json, timeline.csv and timeline.png.",
         web_ui=False, locust_default=None,
     ),
     _load(
-        "allow_hosts", "--allow-host", "text", (), "A non-loopback host you may load.", multiple=True, web_ui=False
+        "allow_hosts", "--allow-host", "text", (),
+        "A host other than 127.0.0.1/localhost this run may load (repeat for several).", multiple=True, web_ui=False,
     ),
-    _load("max_users", "--max-users", "int", MAX_USERS, "Cap on --users.", low=1, web_ui=False),
-    _load("max_run_time", "--max-run-time", "duration", MAX_RUN_TIME, "Cap on --run-time.", web_ui=False),
+    _load("max_users", "--max-users", "int", MAX_USERS, "Cap on --users, a guard against a typo.", low=1, web_ui=False),
+    _load(
+        "max_run_time", "--max-run-time", "duration", MAX_RUN_TIME, "Cap on --run-time, a guard against a typo.",
+        web_ui=False,
+    ),
     # CLI: None is one teacher when the target has a teacher token and there are 2+ users; the
     # locustfile, which knows neither when it parses, runs one.
-    _load("teachers", "--teachers", "int", None, "Teacher users [default: 1].", low=0, locust_default=1),
-    _load("think_scale", "--think-scale", "float", 1.0, "0: no think time.", low=0),
+    _load(
+        "teachers", "--teachers", "int", None,
+        "Teacher users reviewing the run's conversations (default: 1 when the target has a teacher token).",
+        low=0, locust_default=1,
+    ),
+    _load(
+        "think_scale", "--think-scale", "float", 1.0,
+        "Multiplies every think time and pause (1: as a real student; 0: none at all).", low=0,
+    ),
     _load(
         "request_timeout", "--request-timeout", "duration", 60.0,
         "A request unanswered this long is a timeout (fails the run).", low=0.1,
     ),
-    _load("contract_sample", "--contract-sample", "float", 0.05, "Share of responses checked.", low=0, high=1),
+    _load(
+        "contract_sample", "--contract-sample", "float", 0.05,
+        "Share of responses checked against the contract (1: every one).", low=0, high=1,
+    ),
     _load(
         "mock_latency", "--mock-llm-latency-ms", "latency", "1000:250",
-        "The embedded mock's AI time, MEAN[:JITTER] ms.", env="CANVAS_AI_LOAD_MOCK_LATENCY", where=None,
+        "The embedded mock's AI time per reply, MEAN[:JITTER] milliseconds.",
+        env="CANVAS_AI_LOAD_MOCK_LATENCY", where=None,
     ),
     _load(
-        "seed", "--seed", "int", None, "Seed for the users' behaviour.",
+        "seed", "--seed", "int", None, "Seed for the users' behaviour, so that a run can be repeated.",
         env="CANVAS_AI_SEED", web_ui=False, old_flag="--harness-seed", old_env="CANVAS_AI_LOAD_SEED",
     ),
-    # The locustfile's own: the CLI passes them through extra_locust_args.
+    # The locustfile's own finer knobs; the CLI offers them too and passes them on.
     _load(
-        "shape_run_time", "--shape-run-time", "float", None, "The shape's length in s (the CLI's --run-time).",
-        cli=False, web_ui=False,
+        "shape_run_time", "--shape-run-time", "float", None,
+        "The shape's length in seconds (the CLI sets it from --run-time).", cli=False, web_ui=False,
     ),
-    _load("ramp_steps", "--ramp-steps", "int", 5, "ramp: steps.", cli=False),
-    _load("spike_base", "--spike-base", "float", 0.2, "spike: base share.", cli=False),
-    _load("spike_at", "--spike-at", "float", 0.4, "spike: start (share of run).", cli=False),
-    _load("spike_duration", "--spike-duration", "float", None, "spike: s.", cli=False),
-    _load("soak_ramp", "--soak-ramp", "float", None, "soak: ramp-up seconds.", cli=False),
-    _load("turns_mean", "--turns-mean", "float", 4.0, "Mean turns.", cli=False),
-    _load("leave_rate", "--leave-rate", "float", 0.15, "Leave without ending.", cli=False),
-    _load("restart_rate", "--restart-rate", "float", 0.1, "Restart share.", cli=False),
-    _load("preview_rate", "--preview-rate", "float", 0.25, "Teacher preview.", cli=False),
-    _load("cleanup_timeout", "--cleanup-timeout", "float", 60.0, "Clean-up's limit in s.", cli=False, web_ui=False),
-    _load("progress_every", "--progress-every", "float", 10.0, "Progress line every s.", cli=False, web_ui=False),
+    _load("ramp_steps", "--ramp-steps", "int", 5, "Shape ramp: climbs to --users in this many equal steps.", low=1),
+    _load(
+        "spike_base", "--spike-base", "float", 0.2,
+        "Shape spike: the share of --users held before and after the spike.", low=0, high=1,
+    ),
+    _load(
+        "spike_at", "--spike-at", "float", 0.4, "Shape spike: when the spike starts, as a share of the run.",
+        low=0, high=1,
+    ),
+    _load(
+        "spike_duration", "--spike-duration", "float", None,
+        "Shape spike: how many seconds every user is on (default: a fifth of the run).", low=0,
+    ),
+    _load(
+        "soak_ramp", "--soak-ramp", "float", None,
+        "Shape soak: seconds to ramp up to --users (default: a tenth of the run).", low=0,
+    ),
+    _load(
+        "turns_mean", "--turns-mean", "float", 4.0, "Mean number of messages a student sends per conversation.",
+        low=1,
+    ),
+    _load(
+        "leave_rate", "--leave-rate", "float", 0.15,
+        "Share of conversations a student leaves open instead of ending them.", low=0, high=1,
+    ),
+    _load(
+        "restart_rate", "--restart-rate", "float", 0.1,
+        "Share of chat openings that start a new conversation although one is active.", low=0, high=1,
+    ),
+    _load(
+        "preview_rate", "--preview-rate", "float", 0.25,
+        "Share of a teacher's actions spent on its own preview conversation.", low=0, high=1,
+    ),
+    _load(
+        "cleanup_timeout", "--cleanup-timeout", "float", 60.0,
+        "Seconds clean-up may take to end the run's conversations once the users stopped.", low=0, web_ui=False,
+    ),
+    _load(
+        "progress_every", "--progress-every", "float", 10.0,
+        "Seconds between progress lines when the output is not a terminal (0: none).", low=0, web_ui=False,
+    ),
 )  # fmt: skip
 
 OPTIONS: Final[Mapping[str, LoadOption]] = {option.name: option for option in LOAD_OPTIONS}

@@ -1,38 +1,44 @@
-"""A run's reports: the JSON summary with its verdict, a per-second CSV, and a PNG plot.
+"""A run's reports: the JSON summary with its verdict, ``load-report.html``, a per-second CSV and a plot.
 
 ``summarise`` turns the merged ``Metrics`` into the summary (figures, run facts, verdict);
-``write_reports`` writes ``summary.json``, ``timeline.csv`` and ``timeline.png`` into the report
-directory (locust itself writes ``locust.html`` and ``locust_*.csv`` beside them). The plot shows
-p50/p95 latency per route and throughput by outcome over time, with the number of users.
+``write_reports`` writes ``summary.json``, ``load-report.html`` (``page.py``, charts from
+``charts.py``), ``timeline.csv`` (every second of the run, with its elapsed seconds) and
+``timeline.png`` into the report directory (locust itself writes ``locust.html`` and
+``locust_*.csv`` beside them).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from canvas_ai_harness.load.histogram import Histogram
+from canvas_ai_harness.htmlreport import write_html
+from canvas_ai_harness.load.charts import charts_svg, timeline_png
 from canvas_ai_harness.load.metrics import Metrics
 from canvas_ai_harness.load.outcomes import OUTCOMES
-from canvas_ai_harness.load.thresholds import Thresholds, evaluate
+from canvas_ai_harness.load.page import page_context
+from canvas_ai_harness.load.thresholds import DEFAULTS, Thresholds, evaluate
 
-__all__ = ["PROGRESS_PREFIX", "SUMMARY_FILE", "summarise", "write_reports"]
+__all__ = [
+    "COMMAND_ENV",
+    "HTML_FILE",
+    "INTERRUPTED_ENV",
+    "PROGRESS_PREFIX",
+    "SUMMARY_FILE",
+    "TIMELINE_FILE",
+    "summarise",
+    "write_reports",
+]
 
 SUMMARY_FILE = "summary.json"
+HTML_FILE = "load-report.html"
+TIMELINE_FILE = "timeline.csv"
 PROGRESS_PREFIX = "canvas-ai-harness load:"  # locust's lines the CLI passes on
-_COLOURS = {
-    "ok": "#4c9a2a",
-    "throttled": "#e0a100",
-    "ai_unavailable": "#8e44ad",
-    "contract": "#1f77b4",
-    "timeout": "#7f7f7f",
-    "redirect": "#d35400",
-    "error": "#c0392b",
-}
+COMMAND_ENV = "CANVAS_AI_LOAD_COMMAND"  # the CLI's command line (redacted), for the report
+INTERRUPTED_ENV = "CANVAS_AI_LOAD_INTERRUPTED_FILE"  # exists once the CLI was interrupted (Ctrl-C)
 
 
 def summarise(metrics: Metrics, duration: float, run: Mapping[str, Any], thresholds: Thresholds) -> dict[str, Any]:
@@ -48,84 +54,48 @@ def summarise(metrics: Metrics, duration: float, run: Mapping[str, Any], thresho
     return summary
 
 
-def write_reports(summary: Mapping[str, Any], metrics: Metrics, report_dir: Path) -> dict[str, str]:
-    """Write the summary, the timeline CSV and the plot; return their paths by name."""
+def write_reports(
+    summary: Mapping[str, Any],
+    metrics: Metrics,
+    report_dir: Path,
+    *,
+    thresholds: Thresholds = DEFAULTS,
+    started: float | None = None,
+    command: str = "",
+    locust: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """Write the summary, the timeline CSV and plot, and ``load-report.html``; return their paths by name.
+
+    ``started`` (epoch seconds) is where the timeline begins; ``command`` the command line shown
+    (already redacted); ``locust`` locust's own figures for the run (``page.py``).
+    """
     report_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"summary": report_dir / SUMMARY_FILE, "timeline": report_dir / "timeline.csv"}
-    rows = metrics.timeline()
+    paths = {
+        "summary": report_dir / SUMMARY_FILE,
+        "timeline": report_dir / TIMELINE_FILE,
+        "html": report_dir / HTML_FILE,
+    }
+    span = metrics.span()
+    start = int(started) if started is not None else (span[0] if span else None)
+    end = int(started + float(summary.get("run", {}).get("duration_s", 0))) if started is not None else None
+    if span is not None and end is not None:
+        end = max(end, span[1])
     with paths["timeline"].open("w", newline="", encoding="utf-8") as handle:
-        fields = ["time", "route", *OUTCOMES, "p50_ms", "p95_ms", "users"]
+        fields = ["elapsed_s", "time", "route", *OUTCOMES, "p50_ms", "p95_ms", "users"]
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(metrics.timeline(start, end))
     plot = report_dir / "timeline.png"
-    if _plot(metrics, plot):
+    if timeline_png(metrics, thresholds, plot, start):
         paths["plot"] = plot
     out = {name: str(path) for name, path in paths.items()}
     full = dict(summary, reports=out)
     paths["summary"].write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    links = [("locust's own report", "locust.html"), ("summary.json", SUMMARY_FILE), ("timeline.csv", TIMELINE_FILE)]
+    if "plot" in paths:
+        links.append(("timeline.png", "timeline.png"))
+    context = page_context(
+        full, charts_svg(metrics, thresholds, start), command=command or "locust", locust=locust, links=links
+    )
+    write_html(paths["html"], "load.html.j2", context)
     return out
-
-
-def _windows(metrics: Metrics) -> tuple[int, int, int]:
-    seconds = sorted(set(metrics.seconds) | set(metrics.users))
-    start, end = seconds[0], seconds[-1]
-    width = max(1, math.ceil((end - start + 1) / 150))  # at most ~150 points on the x axis
-    return start, end, width
-
-
-def _plot(metrics: Metrics, path: Path) -> bool:
-    if not metrics.seconds:
-        return False
-    from matplotlib.figure import Figure  # the object API: no pyplot, no GUI backend, no global state
-
-    start, end, width = _windows(metrics)
-    starts = list(range(start, end + 1, width))
-    routes = sorted({r for second in metrics.seconds.values() for r in second})
-    fig = Figure(figsize=(11, 7))
-    top, bottom = fig.subplots(2, 1, sharex=True)
-    for route in routes:
-        xs, p50, p95 = [], [], []
-        for w in starts:
-            hist = Histogram()
-            for t in range(w, w + width):
-                point = metrics.seconds.get(t, {}).get(route)
-                if point is not None:
-                    hist.merge(point.latency)
-            if hist.count:
-                xs.append(w - start)
-                p50.append(hist.percentile(50))
-                p95.append(hist.percentile(95))
-        if xs:
-            (line,) = top.plot(xs, p95, label=f"{route} p95")
-            top.plot(xs, p50, linestyle=":", color=line.get_color(), label=f"{route} p50")
-    top.set_ylabel("latency of successes (ms)")
-    top.set_yscale("log")
-    top.legend(fontsize="small", ncol=2)
-    top.grid(True, which="both", alpha=0.3)
-    bottom_values = {o: [0.0] * len(starts) for o in OUTCOMES}
-    for i, w in enumerate(starts):
-        for t in range(w, w + width):
-            for point in metrics.seconds.get(t, {}).values():
-                for outcome in OUTCOMES:
-                    bottom_values[outcome][i] += point.outcomes.get(outcome, 0) / width
-    xs_all = [w - start for w in starts]
-    base = [0.0] * len(starts)
-    for outcome in OUTCOMES:
-        values = bottom_values[outcome]
-        if any(values):
-            bottom.bar(xs_all, values, width=width, bottom=base, align="edge", color=_COLOURS[outcome], label=outcome)
-            base = [b + v for b, v in zip(base, values, strict=True)]
-    bottom.set_ylabel("requests/s")
-    bottom.set_xlabel("seconds since start")
-    bottom.legend(fontsize="small", loc="upper left")
-    if metrics.users:
-        users = bottom.twinx()
-        ts = sorted(metrics.users)
-        users.step([t - start for t in ts], [metrics.users[t] for t in ts], where="post", color="black", label="users")
-        users.set_ylabel("users")
-        users.set_ylim(bottom=0)
-    fig.suptitle("canvas-ai-harness load: latency and throughput")
-    fig.subplots_adjust(left=0.08, right=0.92, top=0.93, bottom=0.08, hspace=0.08)
-    fig.savefig(path, dpi=90)
-    return True

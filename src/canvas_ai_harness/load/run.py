@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -39,11 +39,14 @@ from canvas_ai_harness.budgets import default_idle_connections
 from canvas_ai_harness.config import Target, load_target, write_target
 from canvas_ai_harness.errors import ConfigError, HarnessError, TargetUnreachable
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK
+from canvas_ai_harness.htmlreport import command_line
 from canvas_ai_harness.interrupts import sigterm_as_interrupt
 from canvas_ai_harness.load.identities import check_distinct, read_identity_csv, target_identities
 from canvas_ai_harness.load.options import OPTIONS, locust_arguments
+from canvas_ai_harness.load.pace import short_run_warning
 from canvas_ai_harness.load.plans import ShapePlan
-from canvas_ai_harness.load.report import PROGRESS_PREFIX, SUMMARY_FILE
+from canvas_ai_harness.load.progress import PROGRESS_LINE, ProgressEcho
+from canvas_ai_harness.load.report import COMMAND_ENV, HTML_FILE, INTERRUPTED_ENV, PROGRESS_PREFIX, SUMMARY_FILE
 from canvas_ai_harness.load.safety import check_caps, check_host, format_duration
 from canvas_ai_harness.load.supervise import stop, wait_for_locust
 from canvas_ai_harness.load.thresholds import load_thresholds
@@ -65,7 +68,7 @@ class LoadOptions:
     """One load run; each field is an option of ``options.LOAD_OPTIONS``, with its default.
 
     ``target`` ``None``: start the embedded mock with ``mock_latency``. ``extra_locust_args``:
-    the locustfile's finer options (shape knobs...), passed as they are.
+    further locust arguments, passed as they are.
     """
 
     target: Target | None = None
@@ -86,7 +89,25 @@ class LoadOptions:
     contract_sample: float = _default("contract_sample")
     mock_latency: str = _default("mock_latency")
     seed: int | None = None
+    ramp_steps: int = _default("ramp_steps")
+    spike_base: float = _default("spike_base")
+    spike_at: float = _default("spike_at")
+    spike_duration: float | None = None
+    soak_ramp: float | None = None
+    turns_mean: float = _default("turns_mean")
+    leave_rate: float = _default("leave_rate")
+    restart_rate: float = _default("restart_rate")
+    preview_rate: float = _default("preview_rate")
+    cleanup_timeout: float = _default("cleanup_timeout")
+    progress_every: float = _default("progress_every")
     extra_locust_args: tuple[str, ...] = ()
+
+    def plan(self) -> ShapePlan:
+        """The shape this run follows (raises ``ValueError`` for a bad shape option)."""
+        return ShapePlan(
+            self.shape, self.users, self.spawn_rate, self.run_time, self.ramp_steps, self.spike_base,
+            self.spike_at, self.spike_duration, self.soak_ramp,
+        )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -134,7 +155,7 @@ class LoadResult:
         )
         verdict = s.get("verdict", {})
         lines += [f"  {line}" for line in verdict.get("missed", [])]
-        lines.append(f"verdict: {'PASS' if self.passed else 'FAIL'} (report in {self.report_dir})")
+        lines.append(f"verdict: {'PASS' if self.passed else 'FAIL'} (report: {self.report_dir / HTML_FILE})")
         return "\n".join(lines)
 
 
@@ -247,6 +268,8 @@ def _locust_command(options: LoadOptions, target_file: Path, host: str, teachers
     ]  # fmt: skip
     values = {field.name: getattr(options, field.name) for field in dataclasses.fields(options)}
     values.update(target=target_file, teachers=teachers, report_dir=report, shape_run_time=options.run_time)
+    # A line a second: ProgressEcho shows each live on a terminal, and one in --progress-every elsewhere.
+    values["progress_every"] = 1.0 if options.progress_every > 0 else 0.0
     if options.processes:
         # locust's master binds 5557 by default: a second run on the machine would fail to start.
         port = str(_free_port())
@@ -260,22 +283,42 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _pump(stream: TextIO, log: TextIO, echo: Callable[[str], None], redact: Redactor) -> None:
+def _pump(stream: TextIO, log: TextIO, shown: ProgressEcho, redact: Redactor) -> None:
     try:
         for line in stream:
-            log.write(line)
-            if line.startswith(PROGRESS_PREFIX):
-                echo(redact(line[len(PROGRESS_PREFIX) :].strip()))
+            if not line.startswith(PROGRESS_PREFIX):
+                log.write(line)
+                continue
+            text = redact(line[len(PROGRESS_PREFIX) :].strip())
+            if text.startswith(PROGRESS_LINE):
+                shown.progress(text[len(PROGRESS_LINE) :])
+            else:
+                log.write(line)
+                shown.message(text)
     except (ValueError, OSError):
         pass  # the stream was closed under us: locust's workers outlived their master
     log.flush()
 
 
-def run_load(options: LoadOptions, echo: Callable[[str], None] | None = None) -> LoadResult:
-    """Run one load test and return its result; raise ``HarnessError`` when it could not run."""
-    say = echo or (lambda line: None)
+def run_load(
+    options: LoadOptions,
+    echo: Callable[[str], None] | None = None,
+    progress: ProgressEcho | None = None,
+    command: Sequence[str] | None = None,
+) -> LoadResult:
+    """Run one load test and return its result; raise ``HarnessError`` when it could not run.
+
+    ``echo`` gets the run's messages and, one every ``--progress-every`` s, its progress lines;
+    ``progress`` (the CLI's, live on a terminal) replaces that when given. ``command`` is the
+    command line ``load-report.html`` shows (redacted there); without it, locust's.
+    """
+    shown = progress or ProgressEcho(echo or (lambda line: None), every=options.progress_every)
+    say = shown.message
     check_caps(options.users, options.run_time, options.max_users, options.max_run_time)
-    ShapePlan(options.shape, options.users, options.spawn_rate, options.run_time)  # validates the shape
+    try:
+        options.plan()  # validates the shape and its knobs
+    except ValueError as exc:
+        raise ConfigError(f"{exc}; see canvas-ai-harness load --help") from None
     if options.thresholds is not None:
         load_thresholds(options.thresholds)
     if options.target is not None:
@@ -299,12 +342,32 @@ def run_load(options: LoadOptions, echo: Callable[[str], None] | None = None) ->
         _check_identities(options, target, options.target is None, teachers)
         if options.target is not None:
             preflight(options.target)  # a broken setup or nothing listening: exit 2 in seconds, not a run
-        return _run_locust(options, target, teachers, Path(scratch), say)
+        warning = short_run_warning(options.run_time, options.think_scale, options.turns_mean, _reply_ms(options))
+        if warning:
+            say(warning)
+        try:
+            return _run_locust(options, target, teachers, Path(scratch), shown, command)
+        finally:
+            shown.close()
+
+
+def _reply_ms(options: LoadOptions) -> float:
+    """The AI's time per reply: the embedded mock's mean, or a second for a real Canvas."""
+    if options.target is None:
+        with contextlib.suppress(ValueError):
+            return float(str(options.mock_latency).split(":")[0])
+    return 1000.0
 
 
 def _run_locust(
-    options: LoadOptions, target: Target, teachers: int, scratch: Path, say: Callable[[str], None]
+    options: LoadOptions,
+    target: Target,
+    teachers: int,
+    scratch: Path,
+    shown: ProgressEcho,
+    given: Sequence[str] | None,
 ) -> LoadResult:
+    say = shown.message
     report = options.report_dir
     target_file, token_env = _placeholder_target(target, scratch)
     command = _locust_command(options, target_file, target.base_url, teachers, report)
@@ -315,6 +378,10 @@ def _run_locust(
         f"{format_duration(options.run_time)} against {target.base_url}{processes}"
     )
     env = {**os.environ, **token_env, "PYTHONUNBUFFERED": "1"}
+    if given:
+        env[COMMAND_ENV] = command_line(given, redact)  # redacted before it leaves this process
+    marker = scratch / "interrupted"  # touched at the first Ctrl-C, before locust hears of it
+    env[INTERRUPTED_ENV] = str(marker)
     log_path = report / "locust.log"
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
@@ -322,12 +389,12 @@ def _run_locust(
             errors="replace", env=env, start_new_session=True,
         )  # fmt: skip
         assert process.stdout is not None
-        pump = threading.Thread(target=_pump, args=(process.stdout, log, say, redact), daemon=True)
+        pump = threading.Thread(target=_pump, args=(process.stdout, log, shown, redact), daemon=True)
         pump.start()
         # Spawning, settling, clean-up (its own timeout) and the reports all fit in this margin.
         limit = options.run_time + options.users / max(options.spawn_rate, 0.1) + options.request_timeout + 180
         try:
-            interrupted = wait_for_locust(process, limit, say)
+            interrupted = wait_for_locust(process, limit, say, marker.touch)
         finally:
             pump.join(timeout=10)
             process.stdout.close()

@@ -71,8 +71,17 @@ _SAY = {
 }
 
 
-def wait_for_locust(process: subprocess.Popen[Any], limit: float, say: Callable[[str], None]) -> bool:
-    """Wait for locust (at most ``limit`` s unless interrupted); return whether the user interrupted it."""
+def wait_for_locust(
+    process: subprocess.Popen[Any],
+    limit: float,
+    say: Callable[[str], None],
+    on_interrupt: Callable[[], None] | None = None,
+) -> bool:
+    """Wait for locust (at most ``limit`` s unless interrupted); return whether the user interrupted it.
+
+    ``on_interrupt`` runs once, at the first Ctrl-C or SIGTERM, before locust is signalled (so that
+    its reports can say the run was interrupted).
+    """
     presses = _Presses()
     step, seen, interrupted = 0, 0, False
     deadline = time.monotonic() + limit
@@ -80,6 +89,8 @@ def wait_for_locust(process: subprocess.Popen[Any], limit: float, say: Callable[
         with presses.counting():
             while process.poll() is None:
                 if presses.count > seen:
+                    if not interrupted and on_interrupt is not None:
+                        on_interrupt()
                     seen, step, interrupted = presses.count, step + 1, True
                     if step in _SAY:
                         say(_SAY[step])

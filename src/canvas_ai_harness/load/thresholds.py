@@ -65,11 +65,30 @@ class Check:
     why: str = ""  # what a miss means, for the run rules
 
     def describe(self) -> str:
-        shown = "nothing" if self.measured is None else f"{_number(self.measured)}{self.unit}"
+        shown = "nothing" if self.measured is None else self.shown
         relation = {"max": "at most", "min": "at least", "below": "below"}[self.bound]
         verdict = "ok" if self.passed else "MISSED"
         line = f"{verdict:6} {self.name}: measured {shown}, threshold {relation} {_number(self.limit)}{self.unit}"
         return f"{line}: {self.why}" if self.why and not self.passed else line
+
+    @property
+    def mark(self) -> str:
+        return "✓" if self.passed else "✗"
+
+    @property
+    def relation(self) -> str:
+        """The limit as a comparison: ``≤ 3000 ms``, ``≥ 10``, ``< 54 s``."""
+        sign = {"max": "≤", "min": "≥", "below": "<"}[self.bound]
+        return f"{sign} {_number(self.limit)}{self.unit}"
+
+    @property
+    def shown(self) -> str:
+        """The measured value with its unit, ``-`` when the run gave none."""
+        return "-" if self.measured is None else f"{_number(self.measured)}{self.unit}"
+
+    def short(self) -> str:
+        """``✓ p95_ms.postMessage 812 ms (≤ 3000 ms)``: for the progress line."""
+        return f"{self.mark} {self.name} {self.shown} ({self.relation})"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +98,7 @@ class Check:
             "passed": self.passed,
             "bound": self.bound,
             "unit": self.unit.strip(),
+            "why": self.why,
         }
 
 
