@@ -4,14 +4,21 @@
 
 Starts the mock Canvas and the proxy (``canvas-ai-harness proxy --upstream``) as processes of
 their own on 127.0.0.1, gives the student an active conversation (a 4-message transcript, so
-each answer is ~1.7 KB of JSON the proxy checks against the schema), then:
+each answer is ~1.1 KB of JSON the proxy checks against the schema), then:
 
-1. latency: a generator in another process sends ``GET .../conversations`` one at a time over
-   a kept-alive connection, alternating direct-to-mock and through-the-proxy, so both see the
-   same machine state; it prints the median and p99 of each and of the per-pair difference;
-2. ceiling: ``wrk`` (``apt-get install wrk``) with many connections against the mock directly,
-   then through the proxy; the proxy is pinned to CPU 0, the mock and wrk to CPU 1 (on two
-   cores or more), so the proxy's own work sets its ceiling.
+1. latency: a generator in another process sends requests one at a time over a kept-alive
+   connection, alternating direct-to-mock and through-the-proxy (which goes first alternates
+   too), so both see the same machine state; it prints the median and p99 of each and of the
+   per-pair difference, for two operations:
+   - ``GET .../conversations`` (getActiveConversation, the 4-message transcript);
+   - ``POST .../conversations/:id/messages`` (postMessage, a JSON body; the answer is the
+     whole transcript, 4 to 10 messages: a fresh conversation every 2 pairs, created directly
+     and not timed);
+2. ceiling: ``wrk`` (``apt-get install wrk``) with many connections on the GET, against the
+   mock directly, then through the proxy; the proxy is pinned to CPU 0, the mock and wrk to CPU
+   1 (on two cores or more), so the proxy's own work sets its ceiling. The proxy's CPU time
+   (user + system, from ``/proc`` through psutil) divided by the requests wrk completed gives
+   its CPU per request; the mock's likewise for the direct run.
 
 Figures, not a test. Exit status 0 when the run completed.
 """
@@ -78,22 +85,42 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def generate(direct: str, proxied: str, requests: int, warmup: int) -> dict[str, dict[str, float]]:
-    """The generator process: alternate direct and proxied GETs; return latency figures in ms."""
+POSTS_PER_CONVERSATION = 2  # pairs of posts (4 posts), so the transcript answered grows 4, 6, 8, 10 messages
+JSON_HEADERS = HEADERS | {"Content-Type": "application/json"}
+
+
+def _timed(
+    conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None, headers: dict[str, str]
+) -> float:
+    start = time.perf_counter()
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    elapsed = (time.perf_counter() - start) * 1000
+    if response.status not in (200, 201):
+        raise RuntimeError(f"{method} {path} answered {response.status}")
+    return elapsed
+
+
+def generate(direct: str, proxied: str, requests: int, warmup: int, operation: str) -> dict[str, dict[str, float]]:
+    """The generator process: alternate direct and proxied requests; return latency figures in ms."""
     connections = {}
     for name, url in (("direct", direct), ("proxy", proxied)):
         host, port = url.removeprefix("http://").split(":")
         connections[name] = http.client.HTTPConnection(host, int(port))
     samples: dict[str, list[float]] = {"direct": [], "proxy": []}
+    path, body, headers, method = PATH, None, HEADERS, "GET"
     for i in range(warmup + requests):
-        for name, conn in connections.items():
-            start = time.perf_counter()
-            conn.request("GET", PATH, headers=HEADERS)
-            response = conn.getresponse()
-            response.read()
-            elapsed = (time.perf_counter() - start) * 1000
-            if response.status != 200:
-                raise RuntimeError(f"{name} answered {response.status}")
+        if operation == "post":
+            if i % POSTS_PER_CONVERSATION == 0:  # a fresh conversation, created directly, not timed
+                conn = connections["direct"]
+                conn.request("POST", PATH, headers=HEADERS)
+                conversation = json.loads(conn.getresponse().read())["id"]
+                path, method, headers = f"{PATH}/{conversation}/messages", "POST", JSON_HEADERS
+            body = json.dumps({"message": f"Question {i}: how do plants use light to make sugar?"}).encode()
+        order = ("direct", "proxy") if i % 2 == 0 else ("proxy", "direct")
+        for name in order:
+            elapsed = _timed(connections[name], method, path, body, headers)
             if i >= warmup:
                 samples[name].append(elapsed)
     added = [p - d for d, p in zip(samples["direct"], samples["proxy"], strict=True)]
@@ -134,10 +161,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--no-wrk", action="store_true", help="skip the requests/s ceiling")
     parser.add_argument("--no-pin", action="store_true", help="let the scheduler place every process")
-    parser.add_argument("--generate", nargs=2, metavar=("DIRECT", "PROXY"), help=argparse.SUPPRESS)
+    parser.add_argument("--generate", nargs=3, metavar=("DIRECT", "PROXY", "OPERATION"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:  # the generator process
-        print(json.dumps(generate(*args.generate, args.requests, args.warmup)))
+        direct, proxied, operation = args.generate
+        print(json.dumps(generate(direct, proxied, args.requests, args.warmup, operation)))
         return 0
 
     global PIN
@@ -145,7 +173,7 @@ def main() -> int:
     cli = [sys.executable, "-m", "canvas_ai_harness"]
     with tempfile.TemporaryDirectory() as tmp:
         mock_command = [*_pin(1), *cli, "mock", "--port", "0"]
-        with _process(mock_command, r"listening on (http://\S+)", "stdout") as (mock, _):
+        with _process(mock_command, r"listening on (http://\S+)", "stdout") as (mock, mock_process):
             conn = http.client.HTTPConnection(*mock.removeprefix("http://").split(":"))
             conn.request("POST", PATH, headers=HEADERS)
             conversation = json.loads(conn.getresponse().read())["id"]
@@ -160,46 +188,67 @@ def main() -> int:
             proxy_command = [*_pin(0), *cli, "proxy", "--upstream", mock, "--port", "0", "--report", f"{tmp}/r.json"]
             with _process(proxy_command, r"Proxy on (http://\S+)", "stderr") as (proxy, proxy_process):
                 load_before = os.getloadavg()
-                generator = [
-                    sys.executable,
-                    __file__,
-                    "--generate",
-                    mock,
-                    proxy,
-                    "--requests",
-                    str(args.requests),
-                    "--warmup",
-                    str(args.warmup),
-                ]
-                cpu_before = sum(proxy_process.cpu_times()[:2])
-                latency = json.loads(subprocess.run(generator, capture_output=True, text=True, check=True).stdout)
-                cpu_per_request = (
-                    (sum(proxy_process.cpu_times()[:2]) - cpu_before) / (args.requests + args.warmup) * 1000
-                )
+                latency: dict[str, dict[str, dict[str, float]]] = {}
+                cpu_per_request: dict[str, float] = {}
+                for operation in ("get", "post"):
+                    generator = [
+                        sys.executable,
+                        __file__,
+                        "--generate",
+                        mock,
+                        proxy,
+                        operation,
+                        "--requests",
+                        str(args.requests),
+                        "--warmup",
+                        str(args.warmup),
+                    ]
+                    cpu_before = _cpu(proxy_process)
+                    run = subprocess.run(generator, capture_output=True, text=True, check=True)
+                    latency[operation] = json.loads(run.stdout)
+                    cpu_per_request[operation] = (
+                        (_cpu(proxy_process) - cpu_before) / (args.requests + args.warmup) * 1000
+                    )
                 ceiling: dict[str, dict[str, float]] = {}
                 if not args.no_wrk and shutil.which("wrk"):
-                    ceiling["direct"] = _wrk(mock, args.duration, args.connections)
-                    cpu_before, wall_before = sum(proxy_process.cpu_times()[:2]), time.perf_counter()
-                    ceiling["proxy"] = _wrk(proxy, args.duration, args.connections)
-                    busy = (sum(proxy_process.cpu_times()[:2]) - cpu_before) / (time.perf_counter() - wall_before)
-                    ceiling["proxy"]["busy"] = busy
+                    for name, url, process in (("direct", mock, mock_process), ("proxy", proxy, proxy_process)):
+                        cpu_before, wall_before = _cpu(process), time.perf_counter()
+                        ceiling[name] = _wrk(url, args.duration, args.connections)
+                        used = _cpu(process) - cpu_before
+                        ceiling[name]["busy"] = used / (time.perf_counter() - wall_before)
+                        ceiling[name]["cpu_ms"] = used / (ceiling[name]["rps"] * args.duration) * 1000
                 elif not args.no_wrk:
                     print("wrk not found (apt-get install wrk): skipping the requests/s ceiling", file=sys.stderr)
+                load_after = os.getloadavg()
 
-    print(f"GET {PATH} (active conversation, 4 messages), {args.requests} sequential requests per side, keep-alive")
-    print(f"{'':>8} {'median ms':>10} {'p99 ms':>8}")
-    for name in ("direct", "proxy", "added"):
-        print(f"{name:>8} {latency[name]['median']:>10.3f} {latency[name]['p99']:>8.3f}")
+    titles = {
+        "get": f"GET {PATH} (getActiveConversation, 4 messages)",
+        "post": f"POST {PATH}/:id/messages (postMessage, JSON body; answers of 4-10 messages)",
+    }
+    for operation, figures in latency.items():
+        print(f"{titles[operation]}, {args.requests} sequential requests per side, keep-alive")
+        print(f"{'':>8} {'median ms':>10} {'p99 ms':>8}")
+        for name in ("direct", "proxy", "added"):
+            print(f"{name:>8} {figures[name]['median']:>10.3f} {figures[name]['p99']:>8.3f}")
+        print(f"proxy process CPU per request (user + system): {cpu_per_request[operation]:.3f} ms")
     for name, figures in ceiling.items():
         print(
-            f"wrk {args.connections} connections, {args.duration} s, {name:>6}: {figures['rps']:>8.0f} requests/s, "
+            f"wrk GET {args.connections} connections, {args.duration} s, {name:>6}: {figures['rps']:>8.0f} requests/s, "
             f"median {figures.get('50%', float('nan')):.2f} ms, p99 {figures.get('99%', float('nan')):.2f} ms, "
-            f"non-2xx {figures['non_2xx']:.0f}"
-            + (f"; the proxy used {figures['busy']:.0%} of a core" if "busy" in figures else "")
+            f"non-2xx {figures['non_2xx']:.0f}; "
+            f"{'the proxy' if name == 'proxy' else 'the mock'} used {figures['busy']:.0%} of a core, "
+            f"{figures['cpu_ms']:.3f} ms CPU per request"
         )
-    print(f"proxy process CPU per request (user + system): {cpu_per_request:.2f} ms")
-    print(f"load average before: {load_before[0]:.2f}, cores: {os.cpu_count()}")
+    if len(ceiling) == 2:
+        print(f"ceiling: the proxy's requests/s are {ceiling['proxy']['rps'] / ceiling['direct']['rps']:.1%} of direct")
+    print(f"load average before: {load_before[0]:.2f}, after: {load_after[0]:.2f}; cores: {os.cpu_count()}")
     return 0
+
+
+def _cpu(process: psutil.Process) -> float:
+    """Seconds of CPU (user + system) the process has used."""
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ expects. The proxy, the load suite's sampled checks and the ``responses`` fake a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -80,6 +81,9 @@ class SpecValidator:
         self._string_ids: SpecValidator | None = None
         self._fast: dict[str, Any] = {}  # pointer -> jsonschema_rs validator, or None when it cannot judge
         self._fast_registry: Any = None
+        # id(schema) -> (the schema, kept alive so that its id stays its own; its compiled validator)
+        self._param_validators: dict[int, tuple[Mapping[str, Any], Any]] = {}
+        self._derefs: dict[tuple[int, str], tuple[dict[str, Any], tuple[dict[str, Any], str]]] = {}
         self._routes: list[_Route] = []
         self._by_id: dict[str, tuple[str, str, dict[str, Any]]] = {}
         self._path_parameters: dict[str, list[dict[str, Any]]] = {}
@@ -177,6 +181,8 @@ class SpecValidator:
                 if schema.get("format") == "int64" and not -(2**63) <= value < 2**63:
                     problems.append(Violation("parameter", f"{raw!r} does not fit in a 64-bit id", f"path.{name}"))
                     continue
+            if self._param_valid(schema, value):
+                continue
             for error in self._errors(schema, value):
                 problems.append(
                     Violation("parameter", f"{raw!r}: {error}; the spec expects {_describe(schema)}", f"path.{name}")
@@ -299,13 +305,20 @@ class SpecValidator:
 
     # -- schema machinery ---------------------------------------------------------------------
     def _deref(self, node: dict[str, Any], pointer: str = "") -> tuple[dict[str, Any], str]:
-        """Follow local ``$ref``s; return the object and its JSON pointer in the spec."""
-        seen = 0
+        """Follow local ``$ref``s; return the object and its JSON pointer in the spec (each found once)."""
+        if "$ref" not in node:
+            return node, pointer
+        key = (id(node), pointer)
+        known = self._derefs.get(key)
+        if known is not None and known[0] is node:
+            return known[1]
+        start, seen = node, 0
         while "$ref" in node and seen < 16:
             ref = node["$ref"]
             pointer = ref[1:] if ref.startswith("#") else ref
             node = self._resolve(pointer)
             seen += 1
+        self._derefs[key] = (start, (node, pointer))  # the node is kept, so that its id stays its own
         return node, pointer
 
     def _resolve(self, pointer: str) -> dict[str, Any]:
@@ -356,6 +369,22 @@ class SpecValidator:
             where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
             out.append((where, error.message))
         return out
+
+    def _param_valid(self, schema: Mapping[str, Any], value: Any) -> bool:
+        """The fast check of a parameter's schema, compiled once per schema (they live as long as the spec)."""
+        entry = self._param_validators.get(id(schema))
+        if entry is None:
+            validator: Any = None
+            if _rs is not None:
+                with contextlib.suppress(Exception):  # a schema it refuses: jsonschema judges
+                    validator = _rs.validator_for(dict(schema))
+            if validator is None:
+                validator = Draft202012Validator(dict(schema), registry=self._registry)
+            entry = self._param_validators[id(schema)] = (schema, validator)
+        try:
+            return bool(entry[1].is_valid(value))
+        except Exception:  # e.g. an integer beyond 64 bits: the explaining validator judges
+            return False
 
     def _errors(self, schema: Mapping[str, Any], value: Any) -> Iterable[str]:
         validator = Draft202012Validator(dict(schema), registry=self._registry)

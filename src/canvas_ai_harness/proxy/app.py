@@ -1,8 +1,10 @@
 """The spec-checking proxy as an ASGI app: check each request, forward it, check the answer.
 
-``Proxy`` reads a whole request, validates it with ``SpecValidator``, forwards it through one
-pooled ``httpx.AsyncClient`` and sends the upstream's status, headers and body back unchanged
-(hop-by-hop headers aside: they describe a connection, not the message). Bodies are small
+``Proxy`` reads a whole request, validates it with ``SpecValidator``, forwards it through a pool
+of kept-alive HTTP/1.1 connections (``upstream.UpstreamPool``) and sends the upstream's status,
+headers and body back unchanged (hop-by-hop headers aside: they describe a connection, not the
+message). The answer goes to the client before it is checked and recorded: the checks cost the
+client no time, and the exchange is recorded in the same step, so none is lost at the stop. Bodies are small
 JSON documents, so nothing is streamed: buffering keeps the checks simple and costs nothing
 measurable, and it is bounded: a body over ``max_body_bytes`` is not read whole but answered 413
 by the proxy itself and not forwarded (the server drops the rest as it arrives). A body within
@@ -22,14 +24,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import time
-import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -46,11 +48,9 @@ from canvas_ai_harness.canvas.requests import (
     request_tokens,
 )
 from canvas_ai_harness.proxy.intake import CLIENT_LEFT, LEFT, TOO_LARGE, read_body, too_large_answer
+from canvas_ai_harness.proxy.message import decoded_body, end_to_end, header_dict
 from canvas_ai_harness.proxy.observe import (
-    REFUSED,
-    RESET,
     STOPPED_WAITING,
-    TIMEOUT,
     UPSTREAM_ERROR,
     Exchange,
     answer_kind,
@@ -58,29 +58,18 @@ from canvas_ai_harness.proxy.observe import (
     digest,
 )
 from canvas_ai_harness.proxy.report import ConformanceReport, write_report
+from canvas_ai_harness.proxy.upstream import UpstreamFailure, UpstreamPool
 from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.validation import Operation, SpecValidator, Violation
 
-__all__ = ["CONTROL_PREFIX", "DEFAULT_UPSTREAM_TIMEOUT_S", "Proxy", "ProxyConfig", "create_app", "upstream_failure"]
+__all__ = ["CONTROL_PREFIX", "DEFAULT_UPSTREAM_TIMEOUT_S", "Proxy", "ProxyConfig", "create_app"]
 
 log = logging.getLogger("canvas_ai_harness.proxy")
 
 CONTROL_PREFIX: Final = "/__proxy__"
 DEFAULT_UPSTREAM_TIMEOUT_S: Final = 60.0  # an AI call takes seconds; a minute without an answer is a hang
-# RFC 9110 section 7.6.1: these describe one connection and are never forwarded.
-_HOP_BY_HOP: Final = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
+_FRAMING: Final = frozenset({b"host", b"content-length"})  # the pool writes both for the upstream
+_MAX_PATHS: Final = 10_000  # redacted paths kept (Proxy._redacted_path); past it the cache starts again
 _SETTLE_S: Final = 1.0  # at the stop, how long cancelled requests get to record themselves
 _JSON: Final = [(b"content-type", b"application/json; charset=utf-8")]
 
@@ -114,15 +103,22 @@ class Proxy:
         self.config = config
         self.validator = validator or SpecValidator()
         self.redactor = Redactor(config.secrets)
+        # The redactor's cost grows with the tokens it knows (one per client): on the hot path a
+        # token is handed to it once, and a path already redacted since the last new token is not
+        # redacted again. Both stay in memory only, like the tokens of ``_clients``.
+        self._learned: set[str] = set()
+        self._generation = 0  # bumps with each token learned: a cached redaction from before is stale
+        self._paths: dict[str, tuple[int, str]] = {}
         self.report = ConformanceReport(config.upstream.rstrip("/"), config.strict, self.redactor)
         self._on_limit = on_limit
-        base = httpx.URL(config.upstream.rstrip("/"))
-        self._base = base
-        self._prefix = base.raw_path.rstrip(b"/")
-        self._client: httpx.AsyncClient | None = None
+        self._prefix = (urlsplit(config.upstream).path or "/").rstrip("/").encode()
+        self._pool: UpstreamPool | None = None
         self._clients: dict[str, str] = {}  # token -> "client-N"; never written anywhere
         self._seq = 0
         self._waiting = 0  # requests waiting for the upstream
+        # Answers sent (or being sent) and not yet recorded; settle() waits for none, from another thread.
+        self._recording = 0
+        self._recorded = threading.Condition()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def reset(self) -> None:
@@ -131,16 +127,11 @@ class Proxy:
         self._clients.clear()
         self._seq = 0
 
-    def _http(self) -> httpx.AsyncClient:
+    def _upstream(self) -> UpstreamPool:
         # Created on first use so that it belongs to the serving event loop.
-        if self._client is None:
-            limits = httpx.Limits(
-                max_connections=self.config.max_connections, max_keepalive_connections=self.config.max_connections
-            )
-            self._client = httpx.AsyncClient(
-                timeout=self.config.timeout_s, limits=limits, follow_redirects=False, trust_env=False
-            )
-        return self._client
+        if self._pool is None:
+            self._pool = UpstreamPool(self.config.upstream, self.config.timeout_s, self.config.max_connections)
+        return self._pool
 
     async def aclose(self) -> None:
         """Close the upstream connections, finish the report and write it if a path was given.
@@ -151,12 +142,21 @@ class Proxy:
         deadline = time.monotonic() + _SETTLE_S
         while self._waiting and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
         self.report.finish()
         if self.config.report_path is not None:
             write_report(self.report, self.config.report_path)
+
+    def settle(self, timeout: float) -> bool:
+        """Wait (from another thread) until every answer sent has been recorded; ``False`` on timeout.
+
+        An answer goes to its client before it is checked and recorded, so a client that reads
+        the report as soon as it has its answer could otherwise miss its own exchange.
+        """
+        with self._recorded:
+            return self._recorded.wait_for(lambda: self._recording == 0, timeout)
 
     # -- one request --------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -167,7 +167,7 @@ class Proxy:
         seq = self._seq
         method: str = scope["method"]
         query = scope["query_string"].decode("latin-1")
-        headers = _header_dict(scope["headers"])
+        headers = header_dict(scope["headers"])
         read = await read_body(headers, receive, self.config.max_body_bytes)
         # Not read whole (over the budget, or the client left mid-body): not checked, not forwarded.
         too_large, left = read is None, read is LEFT
@@ -177,7 +177,7 @@ class Proxy:
         problems: list[Violation] = []
         if not (too_large or left):
             operation, problems = self.validator.validate_request(method, scope["path"], query, headers, body)
-        path = self.redactor(scope["raw_path"].decode("latin-1") + (f"?{query}" if query else ""))
+        path = self._redacted_path(scope["raw_path"].decode("latin-1") + (f"?{query}" if query else ""))
         if problems:
             log.warning("#%d %s %s: %s", seq, method, path, self.redactor("; ".join(map(str, problems))))
 
@@ -227,12 +227,10 @@ class Proxy:
                     out_status, out_headers, out_body = await self._forward(scope, method, body)
                 finally:
                     self._waiting -= 1  # and, in the same step, the handler below records how it ended
-            except httpx.HTTPError as exc:
-                failure = upstream_failure(exc)
-                message = (
-                    f"canvas-ai-harness proxy: no answer from {self.config.upstream}: {failure} ({type(exc).__name__})"
-                )
-                log.warning("#%d %s %s: the upstream failed: %s (%s)", seq, method, path, failure, type(exc).__name__)
+            except UpstreamFailure as exc:
+                failure = exc.kind
+                message = f"canvas-ai-harness proxy: no answer from {self.config.upstream}: {failure} ({exc.reason})"
+                log.warning("#%d %s %s: the upstream failed: %s (%s)", seq, method, path, failure, exc.reason)
                 await _send(send, 502, _JSON, json.dumps({"error": message}).encode())
                 account(None, UPSTREAM_ERROR, failure=failure)
             except asyncio.CancelledError:  # the proxy is stopping while the upstream has not answered
@@ -242,55 +240,84 @@ class Proxy:
                     await _send(send, 502, _JSON, json.dumps({"error": message}).encode())
                 return
             else:
-                lower = _header_dict(out_headers)
-                decoded = _decoded_body(lower, out_body)
-                readable = out_body if decoded is None else decoded
-                kind = answer_kind(out_status, lower, readable)
-                response_problems: list[Violation] = []
-                created_id: str | None = None
-                if operation is not None:
-                    string_ids = bodies.CANVAS_STRING_IDS in headers.get("accept", "")
-                    response_problems = self._check_response(operation, out_status, out_headers, decoded, string_ids)
-                    if operation.operation_id == routes.CREATE and kind == answers.OK:
-                        created_id = _conversation_id(decoded)
-                await _send(send, out_status, out_headers, out_body)
-                account(out_status, answer_label(out_status, kind, readable), kind, response_problems, created_id)
+                string_ids = bodies.CANVAS_STRING_IDS in headers.get("accept", "")
+                await self._answer(send, (out_status, out_headers, out_body), operation, string_ids, account)
         limit = self.config.max_requests
         if limit is not None and self.report.requests >= limit and self._on_limit is not None:
             self._on_limit()
 
+    async def _answer(
+        self,
+        send: Send,
+        answer: tuple[int, list[tuple[bytes, bytes]], bytes],
+        operation: Operation | None,
+        string_ids: bool,
+        account: Callable[..., None],
+    ) -> None:
+        """Send the upstream's answer, then check and record it.
+
+        The client has its answer first: checking and recording cost it no time. The exchange is
+        recorded even if the stop cancels the send (a client not reading), and ``settle`` knows
+        it is being recorded from the moment the send starts.
+        """
+        status, out_headers, out_body = answer
+        with self._recorded:
+            self._recording += 1
+        try:
+            try:
+                await _send(send, status, out_headers, out_body)
+            finally:
+                lower = header_dict(out_headers)
+                decoded = decoded_body(lower, out_body)
+                readable = out_body if decoded is None else decoded
+                kind = answer_kind(status, lower, readable)
+                problems: list[Violation] = []
+                created_id: str | None = None
+                if operation is not None:
+                    problems = self._check_response(operation, status, lower, decoded, string_ids)
+                    if operation.operation_id == routes.CREATE and kind == answers.OK:
+                        created_id = _conversation_id(decoded)
+                account(status, answer_label(status, kind, readable), kind, problems, created_id)
+        finally:
+            with self._recorded:
+                self._recording -= 1
+                if not self._recording:
+                    self._recorded.notify_all()
+
     async def _forward(self, scope: Scope, method: str, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         raw_path: bytes = scope["raw_path"] or scope["path"].encode()
         query: bytes = scope["query_string"]
-        url = self._base.copy_with(raw_path=self._prefix + raw_path + (b"?" + query if query else b""))
-        headers = [(k, v) for k, v in _end_to_end(scope["headers"]) if k.lower() != b"host"]
-        if any(k.lower() == b"transfer-encoding" for k, _ in scope["headers"]):
-            # The body was chunked; it goes on whole, so it gets a length.
-            headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
-            headers.append((b"content-length", str(len(body)).encode()))
-        request = httpx.Request(method, url, headers=headers, content=body)
-        response = await self._http().send(request, stream=True)
-        try:
-            raw = b"".join([chunk async for chunk in response.aiter_raw()])
-        finally:
-            await response.aclose()
-        out = _end_to_end(response.headers.raw)
+        target = self._prefix + raw_path + (b"?" + query if query else b"")
+        # The body goes on whole (even one that came chunked), so the pool writes its length.
+        headers = [(k, v) for k, v in end_to_end(scope["headers"]) if k.lower() not in _FRAMING]
+        answer = await self._upstream().request(method.encode("ascii"), target, headers, body)
+        out = end_to_end(answer.headers)
         if not any(k.lower() == b"content-length" for k, _ in out):
-            out.append((b"content-length", str(len(raw)).encode()))
-        return response.status_code, out, raw
+            out.append((b"content-length", str(len(answer.body)).encode()))
+        return answer.status, out, answer.body
 
     def _check_response(
         self,
         operation: Operation,
         status: int,
-        headers: list[tuple[bytes, bytes]],
+        headers: dict[str, str],
         body: bytes | None,
         string_ids: bool,
     ) -> list[Violation]:
         if body is None:
             return [Violation("body", "compressed with an encoding the proxy cannot read; body not checked", "body")]
         validator = self.validator.with_string_ids() if string_ids else self.validator
-        return validator.validate_response(operation.operation_id, status, _header_dict(headers), body)
+        return validator.validate_response(operation.operation_id, status, headers, body)
+
+    def _redacted_path(self, raw: str) -> str:
+        known = self._paths.get(raw)
+        if known is not None and known[0] == self._generation:
+            return known[1]
+        if len(self._paths) >= _MAX_PATHS:
+            self._paths.clear()
+        path = self.redactor(raw)
+        self._paths[raw] = (self._generation, path)
+        return path
 
     def _client_label(self, headers: dict[str, str], query: str, body: bytes) -> str:
         """A stable label per token; the token itself stays in memory only, for redaction.
@@ -300,7 +327,10 @@ class Proxy:
         """
         tokens = request_tokens(headers, query, headers.get("content-type"), body)
         for token in tokens:
-            self.redactor.add(token)
+            if token not in self._learned:
+                self._learned.add(token)
+                self.redactor.add(token)
+                self._generation += 1
         if not tokens:
             return "anonymous"
         token = bearer_token(headers) or tokens[0]
@@ -316,46 +346,6 @@ class Proxy:
 async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def upstream_failure(exc: httpx.HTTPError) -> str:
-    """How the upstream failed to answer: ``refused``, ``timeout`` or ``reset`` (the connection broke)."""
-    if isinstance(exc, httpx.TimeoutException):
-        return TIMEOUT
-    if isinstance(exc, httpx.ConnectError):
-        return REFUSED
-    return RESET
-
-
-def _end_to_end(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """The headers meant for the other end: hop-by-hop ones and those ``Connection`` names dropped."""
-    named = {t.strip().lower() for k, v in raw if k.lower() == b"connection" for t in v.split(b",")}
-    return [(k, v) for k, v in raw if k.lower() not in _HOP_BY_HOP and k.lower() not in named]
-
-
-def _header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """Lower-case names; repeated headers joined with ", " as RFC 9110 allows."""
-    out: dict[str, str] = {}
-    for key, value in raw:
-        name, text = key.decode("latin-1").lower(), value.decode("latin-1")
-        out[name] = f"{out[name]}, {text}" if name in out else text
-    return out
-
-
-def _decoded_body(lower: dict[str, str], body: bytes) -> bytes | None:
-    """The response's body with any gzip/deflate undone (``None``: cannot decode)."""
-    encoding = lower.get("content-encoding", "identity").strip().lower()
-    decoded: bytes | None = body
-    try:
-        if encoding == "gzip":
-            decoded = zlib.decompress(body, 16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            decoded = zlib.decompress(body)
-        elif encoding not in ("", "identity"):
-            decoded = None
-    except zlib.error:
-        decoded = None
-    return decoded
 
 
 def _conversation_id(body: bytes | None) -> str | None:

@@ -26,6 +26,7 @@ __all__ = ["SHUTDOWN_GRACE_S", "ProxyServer", "check_upstream", "run_proxy"]
 # cancelled (counted "stopped-waiting") and the report is written: a hung upstream cannot hold
 # the proxy for its whole --upstream-timeout.
 SHUTDOWN_GRACE_S = 2.0
+_SETTLE_BOUND_S = 10.0  # how long reading the report waits for answers being recorded (a client not reading)
 
 
 class ProxyServer(UvicornServer):
@@ -35,11 +36,12 @@ class ProxyServer(UvicornServer):
 
     def __init__(self, config: ProxyConfig, host: str = "127.0.0.1", port: int = 0) -> None:
         self.proxy = Proxy(config, on_limit=self._limit_reached)
+        limits = ConnectionLimits(config.max_header_bytes, config.read_timeout_s, config.max_idle_connections)
         super().__init__(
             create_app(self.proxy),
             host,
             port,
-            ConnectionLimits(config.max_header_bytes, config.read_timeout_s, config.max_idle_connections),
+            limits,
             proxy_headers=False,  # X-Forwarded-* are the client's business; pass them on, do not act on them
             lifespan="on",
             server_header=False,  # the upstream's Server and Date headers go through unchanged
@@ -49,6 +51,8 @@ class ProxyServer(UvicornServer):
 
     @property
     def report(self) -> ConformanceReport:
+        """The report so far, every answer already sent in it (``Proxy.settle``)."""
+        self.proxy.settle(_SETTLE_BOUND_S)
         return self.proxy.report
 
     def _limit_reached(self) -> None:
