@@ -12,8 +12,8 @@ builds, so nothing is evicted). It also prints the store's own estimate of the b
 Two builds, each in a fresh ``CanvasService``: the first with tracemalloc off gives the process's
 RSS growth; the second under tracemalloc gives the bytes Python allocated and where. The world's
 students are created before either measurement starts, so the figures are the conversations'
-own. The AI's hidden prompt, the first message of every conversation, is one string per
-experience shared by all its conversations (by design); the script checks that it is.
+own. The AI's hidden prompt, the first message of every conversation, is stored as one JSON
+string per experience shared by all its conversations (by design); the script checks that it is.
 """
 
 from __future__ import annotations
@@ -65,9 +65,10 @@ def build(service: CanvasService, headers: list[dict[str, str]], conversations: 
 
 def _check(service: CanvasService, conversations: int) -> str:
     stored = service.store.snapshot()
-    sizes = {len(c.messages) for c in stored}
+    sizes = {len(c.records) for c in stored}
     prompt = service.world.experiences[EXPERIENCE].hidden_prompt
-    shared = all(c.messages[0].text is prompt for c in stored)
+    first = stored[0].records[0][1]  # the hidden prompt, as the JSON the store keeps
+    shared = json.loads(first)["text"] == prompt and all(c.records[0][1] is first for c in stored)
     if len(stored) != conversations or sizes != {2 + 2 * POSTS} or service.store.evicted:
         raise SystemExit(f"expected {conversations} conversations of 10 messages, got {len(stored)} of sizes {sizes}")
     return f"{len(stored):,} conversations of {sizes.pop()} messages, none evicted; hidden prompt shared: {shared}"

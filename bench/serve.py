@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from canvas_ai_harness.budgets import KEEP_ALIVE_S
 from canvas_ai_harness.mock import ApiRequest, CanvasService, MockConfig, MockServer
 from canvas_ai_harness.mock.app import create_app
 
@@ -37,7 +38,7 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "log_level": "warning",
     "access_log": False,
     "lifespan": "off",
-    "timeout_keep_alive": 30,
+    "timeout_keep_alive": KEEP_ALIVE_S,
 }
 
 
@@ -63,8 +64,23 @@ def _conversation(service: CanvasService, token: str, posts: int) -> int:
     return cid
 
 
-def populate(service: CanvasService, post_students: int, get_students: int, map_path: Path) -> None:
-    """Create the load students and their conversations; write who owns which conversation."""
+def fill(service: CanvasService, conversations: int, students: int = 1_000) -> None:
+    """Store ``conversations`` more conversations of 10 messages, ``students`` students taking turns.
+
+    Each student's next conversation completes its previous one, as in ``bench/mock_memory.py``:
+    the heap a long load run leaves behind, which every full garbage collection walks.
+    """
+    users = service.world.add_students(COURSE, min(students, max(conversations, 1)))
+    for n in range(conversations):
+        _conversation(service, users[n % len(users)].token, 4)
+
+
+def populate(service: CanvasService, post_students: int, get_students: int, map_path: Path, stored: int = 0) -> None:
+    """Create the load students and their conversations; write who owns which conversation.
+
+    ``stored``: fill the store with 10-message conversations up to that many in all, first.
+    """
+    fill(service, max(0, stored - post_students - get_students))
     lines: list[str] = []
     for kind, count, posts in (("post", post_students, 0), ("get", get_students, 4)):
         if count:
@@ -83,13 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--post-students", type=int, default=0, help="students with a fresh conversation each")
     parser.add_argument("--get-students", type=int, default=0, help="students with a 10-message conversation each")
     parser.add_argument("--map", type=Path, default=None, help="where to write '<kind> <token> <id>' lines")
+    parser.add_argument("--stored", type=int, default=0, help="fill the store to this many conversations in all")
     args = parser.parse_args(argv)
 
     if args.app == "mock":
-        mock = MockServer(MockConfig(), port=args.port) if args.server == "uvicorn" else None
-        service = mock.service if mock is not None else CanvasService(MockConfig())
+        # Room for every conversation the benchmark makes: an eviction would turn posts into 404s.
+        config = MockConfig(max_stored_bytes=2**40)
+        mock = MockServer(config, port=args.port) if args.server == "uvicorn" else None
+        service = mock.service if mock is not None else CanvasService(config)
         if args.map is not None:
-            populate(service, args.post_students, args.get_students, args.map)
+            populate(service, args.post_students, args.get_students, args.map, args.stored)
         if mock is not None:
             mock.serve_forever()  # the very path of `canvas-ai-harness mock`
             return 0

@@ -58,7 +58,8 @@ def test_failed_create_still_closes_the_previous_conversation(start_canvas: Star
     old = service.store.add(11, 101, 7, "llm-1", [], datetime.now(UTC))
     response = canvas.call("POST", canvas.path())
     assert response.status_code == 503
-    assert old.workflow_state == CLOSED_STATE[profile]
+    stored = service.store.get(old.id)  # the store hands out copies: read it again
+    assert stored is not None and stored.workflow_state == CLOSED_STATE[profile]
     service.llm.failure_rate = 0.0  # let the AI answer again, to look through the API
     assert canvas.call("GET", canvas.path()).json() == {}
     assert _state(canvas, old.id) == CLOSED_STATE[profile]

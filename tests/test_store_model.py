@@ -120,7 +120,7 @@ class StoreMachine(RuleBasedStateMachine):
             c = stored[cid]
             assert (c.user_id, c.experience_id, c.workflow_state) == (entry.user, entry.experience, entry.state)
             assert (len(c.messages), c.covered) == (entry.messages, entry.covered)
-            assert self.store.get(cid) is c
+            assert self.store.get(cid) == c  # copies of one stored row
         assert self.store.evicted == self.evicted
 
     @invariant()

@@ -72,6 +72,10 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # Ruby's JSON.parse refuses NaN and Infinity
 
 
+# One decoder for every request: json.loads(text, parse_constant=...) builds a new one per call.
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def read_params(query: str, content_type: str | None, body: bytes) -> dict[str, Any]:
     """Canvas's merged parameters: the query string, then a JSON object or a form body on top.
 
@@ -86,7 +90,7 @@ def read_params(query: str, content_type: str | None, body: bytes) -> dict[str, 
             media = media_type(content_type)
             text = body.decode("utf-8")
             if _is_json(media):
-                data = json.loads(text, parse_constant=_refuse_constant)
+                data = _DECODER.decode(text)
                 if isinstance(data, dict):
                     # A lone surrogate ("\ud800") parses but could never be sent back as UTF-8.
                     # Only a \u escape can make one: the text itself decoded as strict UTF-8.

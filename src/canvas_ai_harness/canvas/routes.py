@@ -30,12 +30,19 @@ POST_MESSAGE: Final = "postMessage"
 DESTROY: Final = "deleteConversation"
 OPERATIONS: Final = (ACTIVE, CREATE, SHOW, POST_MESSAGE, DESTROY)
 
-_PREFIX: Final = r"^/api/v1/courses/(?P<course>[^/]+)/ai_experiences/(?P<exp>[^/]+)/conversations"
-_TABLE: Final[tuple[tuple[re.Pattern[str], dict[str, str]], ...]] = (
-    (re.compile(_PREFIX + r"(?:\.json)?$"), {"GET": ACTIVE, "POST": CREATE}),
-    (re.compile(_PREFIX + r"/(?P<id>[^/]+?)(?:\.json)?$"), {"GET": SHOW, "DELETE": DESTROY}),
-    (re.compile(_PREFIX + r"/(?P<id>[^/]+)/messages(?:\.json)?$"), {"POST": POST_MESSAGE}),
+# One compiled pattern for the three paths (one match per request, not one per path): the
+# alternatives in Rails's order, each a named group that says which path matched.
+_ROUTES: Final = re.compile(
+    r"/api/v1/courses/(?P<course>[^/]+)/ai_experiences/(?P<exp>[^/]+)/conversations"
+    r"(?:(?P<list>(?:\.json)?)|/(?P<one>[^/]+?)(?:\.json)?|/(?P<of>[^/]+)/messages(?:\.json)?)$"
 )
+_OPERATIONS: Final = {
+    ("list", "GET"): ACTIVE,
+    ("list", "POST"): CREATE,
+    ("one", "GET"): SHOW,
+    ("one", "DELETE"): DESTROY,
+    ("of", "POST"): POST_MESSAGE,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +57,15 @@ class Route:
 
 def match(method: str, path: str) -> Route | None:
     """The route ``method path`` reaches (``HEAD`` as ``GET``), or ``None``: Rails's routing 404."""
-    method = "GET" if method == "HEAD" else method
-    for pattern, operations in _TABLE:
-        found = pattern.match(path)
-        if found is not None:
-            operation = operations.get(method)
-            if operation is None:
-                return None
-            return Route(operation, found["course"], found["exp"], found.groupdict().get("id"))
-    return None
+    found = _ROUTES.match(path)
+    if found is None:
+        return None
+    course, experience, listed, one, of = found.groups()
+    kind = "list" if listed is not None else "one" if one is not None else "of"
+    operation = _OPERATIONS.get((kind, "GET" if method == "HEAD" else method))
+    if operation is None:
+        return None
+    return Route(operation, course, experience, one if one is not None else of)
 
 
 def conversations_path(

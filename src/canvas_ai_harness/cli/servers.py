@@ -89,6 +89,13 @@ def _proxy_option(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
     help="Students POST /__harness__/students may add in total (until a reset).",
 )
 @server_limit_options("CANVAS_AI_MOCK")
+@_mock_option(
+    "--keep-alive",
+    "keep_alive_s",
+    default=budgets.KEEP_ALIVE_S,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds an idle client connection stays open between requests (above a student's think time).",
+)
 @_mock_option("--throttle/--no-throttle", default=False, help="Throttle per user with Canvas's leaky bucket.")
 @_mock_option("--throttle-capacity", default=800.0, type=click.FloatRange(min=1), help="Leaky bucket capacity.")
 @_mock_option("--throttle-outflow", default=10.0, type=click.FloatRange(min=0), help="Units drained per second.")

@@ -9,6 +9,7 @@ students. They are not part of Canvas's API.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from typing import Any
 
@@ -19,8 +20,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from canvas_ai_harness.canvas import bodies
-from canvas_ai_harness.mock.service import ApiRequest, ApiResponse, CanvasService
-from canvas_ai_harness.serving import ClientLeft, read_body
+from canvas_ai_harness.mock.api import JSON_TYPE, ApiRequest, ApiResponse
+from canvas_ai_harness.mock.service import CanvasService
+from canvas_ai_harness.serving import ClientLeft, heap_frozen, read_body
 
 __all__ = ["create_app"]
 
@@ -29,22 +31,34 @@ CONTROL_PREFIX = "/__harness__"
 
 def _headers(scope: Scope) -> dict[str, str]:
     """The request's headers by (lower-case) name; the first of repeated headers wins, as in Starlette."""
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1")
-        if name not in headers:
-            headers[name] = raw_value.decode("latin-1")
+    raw = scope["headers"]
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
+    if len(headers) != len(raw):  # a repeated header: there the last won, and the first must
+        headers = {}
+        for raw_name, raw_value in raw:
+            name = raw_name.decode("latin-1")
+            if name not in headers:
+                headers[name] = raw_value.decode("latin-1")
     return headers
+
+
+_JSON_TYPE = JSON_TYPE.encode("latin-1")
 
 
 async def _send(response: ApiResponse, send: Send) -> None:
     """Send ``response`` with the headers a Starlette ``Response`` would send, minus its overhead."""
+    status = response.status
+    if not response.headers and response.content_type == JSON_TYPE and 200 <= status < 300 and status != 204:
+        # Most answers: no header of the service's own, a JSON body (the same headers as below).
+        headers = [(b"content-length", b"%d" % len(response.body)), (b"content-type", _JSON_TYPE)]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+        return
     headers = [
         (name.lower().encode("latin-1"), value.encode("latin-1"))
         for name, value in response.headers.items()
         if name.lower() != "content-type"
     ]
-    status = response.status
     if not (status < 200 or status in (204, 304)) and all(name != b"content-length" for name, _ in headers):
         headers.append((b"content-length", str(len(response.body)).encode("latin-1")))
     headers.append((b"content-type", response.content_type.encode("latin-1")))
@@ -143,6 +157,8 @@ def create_app(service: CanvasService) -> Starlette:
             message = f"at most {budget} students may be added in total (--max-students); {left} left until a reset"
             return JSONResponse({"error": message}, status_code=400)
         users = service.world.add_students(course_id, count)
+        if heap_frozen():  # a mock serving in the foreground: the students live as long as it does
+            gc.freeze()
         body: list[dict[str, Any]] = [{"id": u.id, "token": u.token} for u in users]
         return JSONResponse(body)
 

@@ -278,9 +278,7 @@ class FaultHooks(ServiceHooks):
         if "post-appends-reply-only" in self.faults:
             messages = [m for m in messages if m.role != "User"]
         if "empty-assistant-reply" in self.faults:
-            for message in messages:
-                if message.role == "Assistant":
-                    message.text = ""
+            messages = [m._replace(text="") if m.role == "Assistant" else m for m in messages]
         return messages
 
     # -- answers ------------------------------------------------------------------------------

@@ -84,9 +84,12 @@ class FakeLLM:
         self.null_id_rate = null_id_rate
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._questions: dict[tuple[str, str, tuple[str, ...]], str] = {}  # one first question per experience
 
     def call(self) -> float:
         """Account for one call to the AI service: raise on an injected failure, else return its delay."""
+        if not self.failure_rate and not self.latency.mean_ms and not self.latency.jitter_ms:
+            return 0.0  # no draw to make: no lock to take
         with self._lock:
             if self.failure_rate and self._rng.random() < self.failure_rate:
                 raise LLMServiceError("The AI service is temporarily unavailable.")
@@ -100,19 +103,33 @@ class FakeLLM:
         """Open a conversation: the AI service's id (``None`` when it returned none) and the first question."""
         with self._lock:
             no_id = bool(self.null_id_rate) and self._rng.random() < self.null_id_rate
-        topic = experience.objectives[0].lower() if experience.objectives else experience.title.lower()
-        question = f"Hello! {experience.scenario} To begin: what do you already know about how to {topic}?"
-        return (None if no_id else self.reference_id()), question
+        return (None if no_id else self.reference_id()), self._question(experience)
+
+    def _question(self, experience: Experience) -> str:
+        key = (experience.title, experience.scenario, experience.objectives)
+        question = self._questions.get(key)
+        if question is None:
+            topic = experience.objectives[0].lower() if experience.objectives else experience.title.lower()
+            question = f"Hello! {experience.scenario} To begin: what do you already know about how to {topic}?"
+            if len(self._questions) < 1_024:  # experiences are few; a bound all the same
+                self._questions[key] = question
+        return question
 
     @staticmethod
-    def covers(text: str) -> bool:
-        """Whether a user turn is substantive enough to cover the next objective."""
-        return len(_WORD.findall(text)) >= 3
+    def words(text: str) -> int:
+        """How many words the AI sees in ``text``."""
+        return len(_WORD.findall(text))
 
-    def reply(self, experience: Experience, text: str, covered: int) -> str:
-        """The assistant's answer to ``text``, given how many objectives are covered."""
+    @staticmethod
+    def covers(text: str, words: int | None = None) -> bool:
+        """Whether a user turn is substantive enough to cover the next objective (``words``: if counted)."""
+        return (FakeLLM.words(text) if words is None else words) >= 3
+
+    def reply(self, experience: Experience, text: str, covered: int, words: int | None = None) -> str:
+        """The assistant's answer to ``text``, given how many objectives are covered (``words``: if counted)."""
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
-        words = len(_WORD.findall(text))
+        if words is None:
+            words = FakeLLM.words(text)
         opener = _OPENERS[digest[0] % len(_OPENERS)]
         if experience.objectives and covered < len(experience.objectives):
             topic = experience.objectives[covered].lower()

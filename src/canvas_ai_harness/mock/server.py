@@ -37,7 +37,9 @@ class MockServer(UvicornServer):
     def __init__(self, config: MockConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         config = config or MockConfig()
         self.service = build_service(config)
-        limits = ConnectionLimits(config.max_header_bytes, config.read_timeout_s, config.max_idle_connections)
+        limits = ConnectionLimits(
+            config.max_header_bytes, config.read_timeout_s, config.max_idle_connections, config.keep_alive_s
+        )
         super().__init__(create_app(self.service), host, port, limits, lifespan="off")
 
     def target(self) -> Target:

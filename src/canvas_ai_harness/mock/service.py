@@ -10,30 +10,28 @@ extension points; the faithful mock runs their no-op defaults.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
-from canvas_ai_harness import budgets
 from canvas_ai_harness.canvas import answers, bodies, courses, lifecycle, routes
 from canvas_ai_harness.canvas.requests import MalformedRequest, message_text, parse_id, read_params, request_token
+from canvas_ai_harness.mock.api import JSON_TYPE, ApiRequest, ApiResponse, Call, CallLog, MockConfig
 from canvas_ai_harness.mock.hooks import Answer, ServiceHooks
-from canvas_ai_harness.mock.llm import FakeLLM, Latency, LLMServiceError
+from canvas_ai_harness.mock.llm import FakeLLM, LLMServiceError
+from canvas_ai_harness.mock.render import Renderer, progress
 from canvas_ai_harness.mock.store import Conversation, ConversationStore, Message
-from canvas_ai_harness.mock.throttle import LeakyBuckets, ThrottleConfig
+from canvas_ai_harness.mock.throttle import LeakyBuckets
 from canvas_ai_harness.mock.world import Course, Experience, User, World, default_world
 
 __all__ = ["ApiRequest", "ApiResponse", "Call", "CanvasService", "MockConfig", "ServiceHooks"]
 
-JSON_TYPE = "application/json; charset=utf-8"
 _ACTIONS = {
     routes.ACTIVE: "_active",
     routes.CREATE: "_create",
@@ -41,69 +39,6 @@ _ACTIONS = {
     routes.POST_MESSAGE: "_post_message",
     routes.DESTROY: "_destroy",
 }
-
-
-@dataclass(slots=True)
-class ApiRequest:
-    """An HTTP request, reduced to what Canvas looks at. Header names are lower-case."""
-
-    method: str
-    path: str
-    query: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    client: str = "127.0.0.1"
-
-
-@dataclass(slots=True)
-class ApiResponse:
-    """What Canvas answers. ``delay`` is the AI service's time, which the HTTP layer waits out."""
-
-    status: int
-    body: bytes
-    content_type: str = JSON_TYPE
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    throttle_key: str | None = None
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass(slots=True, frozen=True)
-class Call:
-    """One request the mock answered, for tests and reports."""
-
-    method: str
-    path: str
-    status: int
-    user_id: int | None
-
-
-@dataclass(slots=True)
-class MockConfig:
-    """Everything that shapes the mock's behaviour, with Canvas's defaults."""
-
-    profile: str = "completed"
-    llm_latency: Latency = field(default_factory=Latency)
-    llm_failure_rate: float = 0.0
-    llm_null_id_rate: float = 0.0
-    seed: int | None = None
-    max_conversations: int = 200_000
-    throttle: ThrottleConfig | None = None
-    max_body_bytes: int = (
-        budgets.MOCK_BODY_BYTES
-    )  # larger request bodies get 413 (in profile completed, the cap on a message)
-    max_stored_bytes: int = budgets.STORED_BYTES  # past it, conversations are evicted (completed ones first)
-    max_transcript_bytes: int = budgets.TRANSCRIPT_BYTES  # a post that would grow a transcript past it gets 413
-    max_students: int = budgets.STUDENTS  # students the control route may add in total (POST /__harness__/students)
-    max_header_bytes: int = budgets.DEFAULT_HEADER_BYTES  # a request's line and headers; past it 431
-    read_timeout_s: float = budgets.DEFAULT_READ_TIMEOUT_S  # for a request's head and body to arrive; past it 408
-    max_idle_connections: int | None = None  # idle or incomplete connections; None: default_idle_connections()
-    unauthorized_status: int = 403  # older Canvas sites answer non-members 401
-    record_calls: int = 10_000  # how many recent calls to keep; 0 keeps none
-    faults: frozenset[str] = frozenset()  # tests only: deliberate contract breaks (mock/faults.py)
-    students: int = 0  # more students of the default course, for a target file's [tokens] students
 
 
 @dataclass(slots=True)
@@ -115,6 +50,7 @@ class _Context:
     experience: Experience
     conversation_ref: str | None
     operation_id: str = routes.ACTIVE
+    string_ids: bool = False  # Accept: application/json+canvas-string-ids
 
 
 class CanvasService:
@@ -130,8 +66,7 @@ class CanvasService:
         self.config = config or MockConfig()
         self.hooks = hooks or ServiceHooks()
         self._world_factory = default_world if world is None else (lambda: world)
-        # Whole seconds, as Canvas shows them; twice as fast as now(UTC).replace(microsecond=0).
-        self._clock = clock or (lambda: datetime.fromtimestamp(int(time.time()), UTC))
+        self._clock = clock or _whole_seconds()
         self._daily_lock = threading.Lock()
         self.reset()
 
@@ -148,9 +83,10 @@ class CanvasService:
             self.config.llm_latency, self.config.llm_failure_rate, self.config.seed, self.config.llm_null_id_rate
         )
         self.buckets = LeakyBuckets(self.config.throttle) if self.config.throttle else None
-        self.calls: deque[Call] = deque(maxlen=self.config.record_calls or 0)
+        self.calls = CallLog(self.config.record_calls)
         self._daily: dict[tuple[int, str, date], int] = {}
         self.profile = answers.get_profile(self.config.profile)
+        self.render = Renderer(self.profile, self.hooks)
         self.hooks.reset(self)
 
     # -- entry points -------------------------------------------------------------------------
@@ -219,10 +155,14 @@ class CanvasService:
         experience = self.world.find_experience(course, route.experience)
         if experience is None:
             raise Answer(404, bodies.NOT_FOUND)
-        ctx = _Context(request, params, user, course, experience, route.conversation, route.operation_id)
+        string_ids = bodies.CANVAS_STRING_IDS in request.headers.get("accept", "")
+        ctx = _Context(request, params, user, course, experience, route.conversation, route.operation_id, string_ids)
         status, body, delay = getattr(self, _ACTIONS[route.operation_id])(ctx)
-        status, body = self.hooks.answered(self, route.operation_id, user, experience, status, body)
-        response = self._json(status, body, request)
+        if isinstance(body, bytes):  # encoded by the renderer, string ids and all: no hook changes it
+            response = ApiResponse(status, body)
+        else:
+            status, body = self.hooks.answered(self, route.operation_id, user, experience, status, body)
+            response = self._json(status, body, request)
         response.delay = delay
         if request.method == "HEAD":
             response.body = b""
@@ -303,7 +243,7 @@ class CanvasService:
         if conv is None:
             return 200, {}, 0.0
         delay = self._call_llm()
-        return 200, self.conversation_json(conv, ctx.experience, feedback=True), delay
+        return 200, self._conversation(conv, ctx, feedback=True), delay
 
     def _create(self, ctx: _Context) -> tuple[int, Any, float]:
         assert ctx.user is not None
@@ -322,11 +262,11 @@ class CanvasService:
             body = {
                 "id": None,
                 "messages": [self.message_json(m, feedback=False) for m in messages],
-                "progress": self._progress(ctx.experience, 0),
+                "progress": progress(ctx.experience, 0),
             }
             return 201, body, delay
         conv = self.store.add(ctx.user.id, ctx.course.id, ctx.experience.id, llm_id, messages, now)
-        return 201, self.conversation_json(conv, ctx.experience, feedback=False), delay
+        return 201, self._conversation(conv, ctx, feedback=False), delay
 
     def _show(self, ctx: _Context) -> tuple[int, Any, float]:
         assert ctx.user is not None
@@ -340,7 +280,7 @@ class CanvasService:
             "created_at": _iso(conv.created_at),
             "updated_at": _iso(conv.updated_at),
             "messages": [self.message_json(m, feedback=True) for m in conv.messages],
-            "progress": self._progress(ctx.experience, conv.covered),
+            "progress": progress(ctx.experience, conv.covered),
         }
         if self.profile.show_objectives_met:
             total = len(ctx.experience.objectives)
@@ -359,14 +299,14 @@ class CanvasService:
         self._count_daily(ctx.user, "post_message", self.profile.daily_message_limit)
         delay = self._call_llm()
         covered = conv.covered
-        if FakeLLM.covers(text):
+        words = FakeLLM.words(text)
+        if FakeLLM.covers(text, words):
             covered = min(covered + 1, len(ctx.experience.objectives))
-        reply = self.llm.reply(ctx.experience, text, covered)
+        reply = self.llm.reply(ctx.experience, text, covered, words)
         turn = self.hooks.turn([self.store.new_message("User", text), self.store.new_message("Assistant", reply)])
-        if not self.store.fits(conv, turn):  # the mock's own budget (--max-transcript-bytes), not a Canvas rule
-            raise Answer(413, bodies.PAYLOAD_TOO_LARGE)
-        self.store.append(conv, turn, covered, self._clock())
-        return 200, self.conversation_json(conv, ctx.experience, feedback=True), delay
+        if not self.store.append_if_fits(conv, turn, covered, self._clock()):
+            raise Answer(413, bodies.PAYLOAD_TOO_LARGE)  # the mock's own budget (--max-transcript-bytes), not Canvas's
+        return 200, self._conversation(conv, ctx, feedback=True), delay
 
     def _destroy(self, ctx: _Context) -> tuple[int, Any, float]:
         conv = self._visible(ctx)
@@ -393,37 +333,17 @@ class CanvasService:
 
     def message_json(self, message: Message, *, feedback: bool) -> dict[str, Any]:
         """One message as Canvas shows it in this profile."""
-        body: dict[str, Any] = {"role": message.role, "text": message.text}
-        if self.profile.message_ids:
-            body = {"id": message.id, **body}
-            if feedback:
-                body["feedback"] = []
-        return self.hooks.message_body(body)
-
-    @staticmethod
-    def _progress(experience: Experience, covered: int) -> dict[str, Any] | None:
-        total = len(experience.objectives)
-        if total == 0:
-            return None
-        current = min(covered, total)
-        return {
-            "current": current,
-            "total": total,
-            "percentage": bodies.percentage(current, total),
-            "objectives": [
-                {"objective": o, "status": "covered" if i < current else ""}
-                for i, o in enumerate(experience.objectives)
-            ],
-        }
+        return self.render.message_json(message, feedback=feedback)
 
     def conversation_json(self, conv: Conversation, experience: Experience, *, feedback: bool) -> dict[str, Any]:
         """``{id, messages, progress}``: what create, active and post_message answer."""
-        body = {
-            "id": conv.id,
-            "messages": [self.message_json(m, feedback=feedback) for m in conv.messages],
-            "progress": self._progress(experience, conv.covered),
-        }
-        return self.hooks.conversation_body(body)
+        return self.render.conversation_json(conv, experience, feedback=feedback)
+
+    def _conversation(self, conv: Conversation, ctx: _Context, *, feedback: bool) -> dict[str, Any] | bytes:
+        """The conversation's body: straight to bytes when no hook may change it (the faithful mock)."""
+        if self.render.plain:
+            return self.render.conversation_bytes(conv, ctx.experience, feedback=feedback, string_ids=ctx.string_ids)
+        return self.render.conversation_json(conv, ctx.experience, feedback=feedback)
 
     def _json(self, status: int, body: Any, request: ApiRequest, headers: dict[str, str] | None = None) -> ApiResponse:
         if bodies.CANVAS_STRING_IDS in request.headers.get("accept", ""):
@@ -436,12 +356,28 @@ class CanvasService:
 
     def _record(self, request: ApiRequest, response: ApiResponse, user_id: int | None) -> None:
         if self.calls.maxlen:
-            self.calls.append(Call(request.method, request.path, response.status, user_id))
+            self.calls.record(request.method, request.path, response.status, user_id)
 
 
 def _user_by_ref(world: World, ref: str) -> User | None:
     uid = parse_id(ref)
     return None if uid is None else world.users.get(uid)
+
+
+def _whole_seconds() -> Callable[[], datetime]:
+    """A clock in whole seconds, as Canvas shows them: one datetime per second, not per call."""
+    cached = (0, datetime.fromtimestamp(0, UTC))
+
+    def now() -> datetime:
+        nonlocal cached
+        second, moment = cached  # one tuple, swapped whole: safe under threads
+        if second != int(time.time()):
+            second = int(time.time())
+            moment = datetime.fromtimestamp(second, UTC)
+            cached = (second, moment)
+        return moment
+
+    return now
 
 
 def _iso(moment: datetime) -> str:
