@@ -8,6 +8,7 @@ grows with what the student reads (the assistant's reply) and types (its own mes
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ _PHRASES = {
 }
 _LANGUAGES = list(_PHRASES)
 _LANGUAGE_WEIGHTS = [40 if lang == "en" else 5 for lang in _LANGUAGES]
+# Cumulative once, not on every message: rng.choices draws the same either way.
+_LANGUAGE_CUMULATIVE = list(itertools.accumulate(_LANGUAGE_WEIGHTS))
 _SHORT = ["ok", "yes", "no", "hmm", "why?", "sure", "idk", "🤔", "👍", "?"]
 _EMOJI = ["🌱", "☀️", "🍃", "💧", "🙂", "🤔", "✨"]
 MAX_MESSAGE_CHARS = 2000
@@ -70,7 +73,7 @@ def compose_message(rng: random.Random) -> str:
     roll = rng.random()
     if roll < 0.1:
         return rng.choice(_SHORT)
-    language = rng.choices(_LANGUAGES, _LANGUAGE_WEIGHTS)[0]
+    language = rng.choices(_LANGUAGES, cum_weights=_LANGUAGE_CUMULATIVE)[0]
     phrases = _PHRASES[language]
     # Log-normal length: median ~80 characters, a long tail up to a few paragraphs.
     target = min(MAX_MESSAGE_CHARS, max(8, int(rng.lognormvariate(math.log(80), 0.9))))

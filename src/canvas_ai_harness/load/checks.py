@@ -11,18 +11,37 @@ type, schema from ``specs/openapi.yaml``), then the rules a schema cannot say
 
 Those rules are ``canvas.transcript``'s; this module words each problem as one line naming the
 operation and what was wrong.
+
+**What is sampled, and what that means for the verdict.** A full check parses the answer (and
+the transcript before it) and runs the JSON Schema validator: about as costly as the request
+itself in the generator, so by default it runs on 5 % of the answers (``--contract-sample``).
+A break that every answer shows (a wrong schema, a missing header, a turn that appends the wrong
+messages) is then caught within the first few dozen answers of a run. A break in a share ``p``
+of the answers is caught with probability ``1 - (1 - 0.05 p) ** n`` after ``n`` answers: a break
+in 1 % of 10,000 answers 99.3 % of the time, in 0.1 % of them 39 %; ``--contract-sample 1``
+checks every answer. What stays on every answer because it costs next to nothing: the status
+(anything but the route's success status is not ``ok``, ``outcomes.py``), and
+``may_hold_ai_id``, a byte search for the AI service's id keys (``canvas.transcript.HIDDEN_ID_KEYS``)
+in the answers where that id must never appear; an answer it suspects is checked in full,
+sampled or not, so a leak of the AI service's id is never missed on an answer that holds it.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from canvas_ai_harness.canvas import transcript
+from canvas_ai_harness.canvas import routes, transcript
+from canvas_ai_harness.load.wire import loads
 from canvas_ai_harness.validation import SpecValidator
 
-__all__ = ["ResponseChecker"]
+__all__ = ["ResponseChecker", "may_hold_ai_id"]
+
+# A key in a JSON body is followed by its closing quote (one in a text would be escaped: \"); a
+# key that ends with another ("llm_conversation_id", "conversation_id") needs no search of its own.
+_KEY_ENDS: Final = [f'{key}"'.encode() for key in transcript.HIDDEN_ID_KEYS]
+_AI_ID_NEEDLES: Final = tuple(e for e in _KEY_ENDS if not any(o != e and e.endswith(o) for o in _KEY_ENDS))
+_NO_AI_ID_HERE: Final = frozenset((routes.CREATE, routes.ACTIVE, routes.POST_MESSAGE))
 
 _WORDING: Final = {
     transcript.NO_AI_ID: "{detail}: it must appear in show only",
@@ -31,6 +50,19 @@ _WORDING: Final = {
     transcript.EARLIER_UNCHANGED: "{detail}; earlier messages must stay as they were",
     transcript.USER_TEXT: "{detail}",
 }
+
+
+def may_hold_ai_id(operation_id: str, body: bytes) -> bool:
+    """Whether an answer where the AI service's id must not appear may hold it (cheap: a byte search).
+
+    ``False`` is certain for plain JSON (a key spelled with ``\\u`` escapes aside); ``True`` only
+    says that the full check (``canvas.transcript``'s rule) must look.
+    """
+    if operation_id in _NO_AI_ID_HERE:
+        for needle in _AI_ID_NEEDLES:
+            if needle in body:
+                return True
+    return False
 
 
 class ResponseChecker:
@@ -68,7 +100,7 @@ class ResponseChecker:
         if status >= 300:
             return violations
         try:
-            data = json.loads(body)
+            data = loads(body)
         except ValueError:
             return violations or [f"{operation_id} {status}: body is not JSON"]
         found = transcript.check(operation_id, data, previous=_transcript(previous), sent=sent, redact=redact)
@@ -84,6 +116,6 @@ def _transcript(previous: bytes | None) -> list[transcript.Turn] | None:
     if previous is None:
         return None
     try:
-        return transcript.turns(json.loads(previous))
+        return transcript.turns(loads(previous))
     except ValueError:
         return None  # the earlier body was not a transcript: nothing to compare with

@@ -9,15 +9,20 @@ thinking before each in proportion to what it reads and types, then usually ends
 conversation (``DELETE``) and sometimes just leaves it open. A **teacher** reviews conversations
 the run's students opened (``GET .../conversations/:id``) and keeps a preview conversation of
 its own. Every response is classified (``outcomes.py``), a sample is checked against the contract
-(``checks.py``), and every conversation a user opens is noted so clean-up can end it.
+(``checks.py``; an answer the cheap screen suspects of the AI service's id is checked too), and
+every conversation a user opens is noted so clean-up can end it.
+
+The hot path is kept lean (``bench/load_generator.py`` compares it with a bare ``FastHttpUser``
+sending the same requests): paths and headers are built once per user and conversation, a
+message body is encoded once and an answer parsed at most once (``wire.py``), and each user re-arms
+one request timer. The users of a process share one pool of kept-alive connections
+(``connections.py``: a socket per request in flight, not per user).
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,36 +34,18 @@ from locust.exception import StopUser
 
 from canvas_ai_harness.canvas import answers, lifecycle
 from canvas_ai_harness.load.behaviour import compose_message, draw_turns, think_seconds
+from canvas_ai_harness.load.checks import may_hold_ai_id
+from canvas_ai_harness.load.connections import shared_pool
 from canvas_ai_harness.load.identities import Identity
 from canvas_ai_harness.load.options import parsed_option
 from canvas_ai_harness.load.outcomes import AI_UNAVAILABLE, CONTRACT, ERROR, OK, REDIRECT, THROTTLED, TIMEOUT
 from canvas_ai_harness.load.outcomes import outcome as outcome_of
 from canvas_ai_harness.load.runtime import Runtime, runtime
+from canvas_ai_harness.load.wire import Reply, message_body
 
 __all__ = ["StudentUser", "TeacherUser"]
 
 _STARVED_PAUSE = 5.0  # seconds a user without an identity waits before asking again
-
-
-@dataclass(slots=True)
-class Reply:
-    """What a request came back with."""
-
-    status: int
-    body: bytes
-    outcome: str
-    millis: float
-    kind: str = answers.CANVAS_ERROR  # canvas.answers' kind of the answer
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == OK
-
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
 
 
 class CanvasUser(FastHttpUser):
@@ -75,6 +62,7 @@ class CanvasUser(FastHttpUser):
         # FastHttpUser hands network_timeout to its client here, so it is set before.
         self.request_timeout = float(parsed_option(environment, "request_timeout"))
         self.network_timeout = self.request_timeout
+        self.client_pool = shared_pool(self.connection_timeout, self.network_timeout, self.insecure)
         super().__init__(environment)
 
     def on_start(self) -> None:
@@ -90,6 +78,12 @@ class CanvasUser(FastHttpUser):
         self._headers = {"Authorization": self.identity.authorization, "Accept": "application/json"}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self._query = f"?{urlencode(self.identity.params)}" if self.identity.params else ""
+        world = self.rt.world
+        assert world is not None, "identities come with the world: a user never runs without both"
+        self.base = world.base_path
+        self._conversations = self.base + self._query  # active and create
+        # One timer per user, re-armed for each request: the whole request within --request-timeout.
+        self._timer = gevent.Timeout(self.request_timeout)
 
     def on_stop(self) -> None:
         identity = getattr(self, "identity", None)
@@ -97,56 +91,74 @@ class CanvasUser(FastHttpUser):
             self.rt.release(identity)
             self.identity = None
 
-    @property
-    def base(self) -> str:
-        world = self.rt.world
-        assert world is not None, "identities come with the world: a user never runs without both"
-        return world.base_path
+    def conversation_paths(self, conversation: int) -> tuple[str, str]:
+        """The paths of one conversation, its ``messages`` route second (query included), built once."""
+        path = f"{self.base}/{conversation}"
+        return path + self._query, f"{path}/messages{self._query}"
 
     def pause(self, seconds: float) -> None:
         if seconds > 0:
             gevent.sleep(seconds)
 
     def call(
-        self, operation: str, method: str, path: str, *, message: str | None = None, previous: bytes | None = None
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        message: str | None = None,
+        previous: bytes | None = None,
     ) -> Reply:
-        """Send one request named by its operationId; record and classify what came back."""
+        """Send one request named by its operationId; record and classify what came back.
+
+        ``path`` carries the identity's query already (``conversation_paths``).
+        """
         rt = self.rt
         while rt.stopping:
             gevent.sleep(0.5)  # the run is stopping: send nothing new (the user is stopped soon)
-        data = None if message is None else json.dumps({"message": message}, ensure_ascii=False)
-        headers = self._json_headers if data is not None else self._headers
+        body = None if message is None else message_body(message)
+        headers = self._json_headers if body is not None else self._headers
         sent = time.perf_counter()
         waiting = rt.inflight.begin(time.time())
         # The whole request within --request-timeout (network_timeout bounds each read only);
         # locust turns the Timeout into the response's error.
-        timer = gevent.Timeout(self.request_timeout)
+        timer = self._timer
         timer.start()
         try:
+            # bytes go to the socket as they are (locust's hint says str; geventhttpclient takes both)
             context = self.client.request(
-                method, path + self._query, name=operation, data=data, headers=headers,
+                method, path, name=operation, data=body, headers=headers,  # type: ignore[arg-type]
                 catch_response=True, allow_redirects=False,
             )  # fmt: skip
         except BaseException:  # the user was stopped while its request waited: counted, not lost
-            timer.close()
+            timer.cancel()
             rt.inflight.end(waiting, time.time(), answered=False)
             millis = (time.perf_counter() - sent) * 1000.0
             rt.metrics.record(operation, millis, TIMEOUT, time.time())
             rt.metrics.record_error(f"{operation}: still waiting when the run ended ({millis / 1000:.1f} s)")
             raise
-        timer.close()
+        timer.cancel()
         with context as response:
             status = response.status_code or 0
             timed_out = status == 0 and _timed_out(getattr(response, "error", None))
             rt.inflight.end(waiting, time.time(), answered=not timed_out)
-            body = response.content or b""
+            answer = response.content or b""
             lower = _lower(response.headers) if status == 403 else None
-            kind = answers.classify(status, lower or {}, body)
+            kind = answers.classify(status, lower or {}, answer)
             outcome = outcome_of(operation, status, kind, timed_out=timed_out)
             problem = ""
-            if outcome in (OK, AI_UNAVAILABLE) and self.rng.random() < rt.sample_rate:
+            # A sample is checked in full; so is any answer the cheap screen (every answer) suspects.
+            if outcome in (OK, AI_UNAVAILABLE) and (
+                self.rng.random() < rt.sample_rate or may_hold_ai_id(operation, answer)
+            ):
                 problems = rt.checker.check(
-                    operation, status, _lower(response.headers), body, previous=previous, sent=message, redact=rt.redact
+                    operation,
+                    status,
+                    _lower(response.headers),
+                    answer,
+                    previous=previous,
+                    sent=message,
+                    redact=rt.redact,
                 )
                 rt.metrics.record_contract(problems)
                 if problems:
@@ -156,13 +168,13 @@ class CanvasUser(FastHttpUser):
             if outcome == OK:
                 response.success()
             else:
-                response.failure(self._failure(operation, outcome, status, body, problem, response))
-        return Reply(status, body, outcome, millis, kind)
+                response.failure(self._failure(operation, outcome, status, answer, problem, response))
+        return Reply(status, answer, outcome, millis, kind)
 
     def _create(self, identity: Any) -> tuple[Reply, Any, int | None] | None:
         """Create a conversation and tell the ledger what Canvas did; ``None`` when Canvas gave no 201."""
         self.rt.ledger.creating(identity)
-        reply = self.call("createConversation", "POST", self.base)
+        reply = self.call("createConversation", "POST", self._conversations)
         data = reply.json() if 200 <= reply.status < 300 else None
         conversation = _conversation_id(data)
         self.rt.ledger.after_create(identity, reply.kind, conversation)
@@ -241,7 +253,7 @@ class StudentUser(CanvasUser):
         rt, identity, behaviour = self.rt, self.identity, self.rt.behaviour
         assert identity is not None
         opened = time.perf_counter()
-        reply = self.call("getActiveConversation", "GET", self.base)
+        reply = self.call("getActiveConversation", "GET", self._conversations)
         if not reply.ok:
             return
         data = reply.json()
@@ -267,13 +279,13 @@ class StudentUser(CanvasUser):
     def _turns(self, conversation: int, transcript: bytes, length: int) -> None:
         rt, identity, behaviour = self.rt, self.identity, self.rt.behaviour
         assert identity is not None
-        path = f"{self.base}/{conversation}"
+        path, messages = self.conversation_paths(conversation)
         done = max(0, (length - 2) // 2)
         read = len(transcript) if length <= 2 else 200
         for _ in range(draw_turns(self.rng, behaviour.turns_mean, behaviour.max_turns)):
             text = compose_message(self.rng)
             self.pause(think_seconds(self.rng, read, len(text), behaviour.think_scale))
-            reply = self.call("postMessage", "POST", f"{path}/messages", message=text, previous=transcript)
+            reply = self.call("postMessage", "POST", messages, message=text, previous=transcript)
             if lifecycle.says_closed("postMessage", reply.status):
                 rt.ledger.closed(identity, conversation)  # closed elsewhere (or evicted)
                 return
@@ -310,14 +322,14 @@ class TeacherUser(CanvasUser):
 
     def review(self) -> None:
         conversation = self.rng.choice(self.rt.recent)
-        reply = self.call("getConversation", "GET", f"{self.base}/{conversation}")
+        reply = self.call("getConversation", "GET", self.conversation_paths(conversation)[0])
         if reply.ok:
             self.pause(think_seconds(self.rng, len(reply.body) // 4, 0, self.rt.behaviour.think_scale))
 
     def preview(self) -> None:
         rt, identity = self.rt, self.identity
         assert identity is not None
-        reply = self.call("getActiveConversation", "GET", self.base)
+        reply = self.call("getActiveConversation", "GET", self._conversations)
         if not reply.ok:
             return
         conversation = _conversation_id(reply.json())
@@ -334,7 +346,7 @@ class TeacherUser(CanvasUser):
         text = compose_message(self.rng)
         self.pause(think_seconds(self.rng, 200, len(text), self.rt.behaviour.think_scale))
         reply = self.call(
-            "postMessage", "POST", f"{self.base}/{conversation}/messages", message=text, previous=transcript
+            "postMessage", "POST", self.conversation_paths(conversation)[1], message=text, previous=transcript
         )
         if lifecycle.says_closed("postMessage", reply.status):
             rt.ledger.closed(identity, conversation)
