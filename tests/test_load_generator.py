@@ -13,6 +13,7 @@ import random
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,21 @@ def test_students_of_one_process_share_a_few_kept_alive_connections_not_one_each
     # A socket per request in flight: with think time, fewer than one per student even with the
     # preflight's, the set-up's and the clean-up's (up to 20 at once) counted; one per student before.
     assert 1 <= opened() < users, opened()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_with_connections_per_user_each_student_keeps_a_connection_of_its_own(
+    mock_canvas: Callable[..., MockServer], tmp_path: Path
+) -> None:
+    server = mock_canvas(llm_latency=Latency(20, 5))
+    opened = _count_connections(server)
+    users = 30
+    options = _options(server, tmp_path, users=users, spawn_rate=10, run_time=8, think_scale=0.05)
+    result = run_load(replace(options, connections="per-user"))
+    assert result.passed, result.render()
+    assert result.summary["identities"]["distinct"] == users
+    assert opened() >= users, opened()  # one per student at least, as browsers would
 
 
 def _count_connections(server: MockServer) -> Callable[[], int]:

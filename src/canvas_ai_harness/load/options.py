@@ -144,6 +144,13 @@ LOAD_OPTIONS: Final[tuple[LoadOption, ...]] = (
         "A request unanswered this long is a timeout (fails the run).", low=0.1,
     ),
     _load(
+        "connections", "--connections", "choice", "shared",
+        "How simulated users reach the target: shared, the users of a process share kept-alive connections"
+        " (one per request in flight, so tens of thousands of students fit one process); per-user, each user"
+        " keeps its own connection as a browser would (one open file per user: mind ulimit -n).",
+        choices=("shared", "per-user"),
+    ),
+    _load(
         "contract_sample", "--contract-sample", "float", 0.05,
         "Share of responses checked against the contract (1: every one).", low=0, high=1,
     ),

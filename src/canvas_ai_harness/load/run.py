@@ -87,6 +87,7 @@ class LoadOptions:
     think_scale: float = _default("think_scale")
     request_timeout: float = _default("request_timeout")
     contract_sample: float = _default("contract_sample")
+    connections: str = _default("connections")
     mock_latency: str = _default("mock_latency")
     seed: int | None = None
     ramp_steps: int = _default("ramp_steps")

@@ -62,7 +62,8 @@ class CanvasUser(FastHttpUser):
         # FastHttpUser hands network_timeout to its client here, so it is set before.
         self.request_timeout = float(parsed_option(environment, "request_timeout"))
         self.network_timeout = self.request_timeout
-        self.client_pool = shared_pool(self.connection_timeout, self.network_timeout, self.insecure)
+        if parsed_option(environment, "connections") == "shared":
+            self.client_pool = shared_pool(self.connection_timeout, self.network_timeout, self.insecure)
         super().__init__(environment)
 
     def on_start(self) -> None:
