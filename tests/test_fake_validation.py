@@ -24,7 +24,7 @@ def test_json_without_content_type_fails_with_what_the_spec_expects(canvas_fake:
         requests.post(f"{conversation}/messages", headers=_auth(canvas_fake), data=b'{"message": "hi"}')
     message = str(raised.value)
     assert "does not conform to specs/openapi.yaml" in message
-    assert "a body was sent without Content-Type" in message
+    assert "a JSON body was sent without Content-Type" in message
     assert "The spec expects: POST /api/v1/courses/{course_id}/ai_experiences/" in message
     assert "/conversations/{id}/messages (postMessage" in message
     assert "application/json or application/x-www-form-urlencoded" in message
@@ -32,7 +32,7 @@ def test_json_without_content_type_fails_with_what_the_spec_expects(canvas_fake:
 
 
 def test_missing_message_fails(canvas_fake: FakeCanvas, conversation: str) -> None:
-    with pytest.raises(NonConformingRequest, match="'message' is a required property"):
+    with pytest.raises(NonConformingRequest, match='the body has no "message"; the spec requires "message"'):
         requests.post(f"{conversation}/messages", headers=_auth(canvas_fake), json={"text": "hi"})
 
 
@@ -52,7 +52,7 @@ def test_wrong_method_fails_naming_the_allowed_ones(canvas_fake: FakeCanvas, con
 
 
 def test_bad_id_fails(canvas_fake: FakeCanvas) -> None:
-    with pytest.raises(NonConformingRequest, match=r"path\.id: 'None' is not an integer"):
+    with pytest.raises(NonConformingRequest, match=r'path\.id: id is "None" in the path; the spec requires an integer'):
         requests.delete(f"{canvas_fake.conversations_url()}/None", headers=_auth(canvas_fake))
 
 

@@ -19,6 +19,7 @@ LOWER = (
     "crash",
     "errors",
     "exits",
+    "explain",
     "htmlreport",
     "interrupts",
     "preflight",

@@ -215,3 +215,52 @@ def test_max_requests_stops_the_proxy_and_writes_the_report(
     assert data["totals"]["requests"] == 2 and data["passed"]
     assert "Requests: 2 (2 conforming" in (tmp_path / "out" / "report.txt").read_text()
     assert (tmp_path / "out" / "report.html").read_text().startswith("<!doctype html>")
+
+
+def test_a_4xx_repeated_later_with_requests_between_is_a_problem() -> None:
+    found = _observe(
+        _exchange(1, "400", at=0, op="postMessage", body_digest="blank"),
+        _exchange(2, "200", at=1, op="getActiveConversation", method="GET", body_digest=""),
+        _exchange(3, "201", at=2, body_digest="create"),
+        _exchange(4, "400", at=3, op="postMessage", body_digest="blank"),
+    )
+    assert found == {"retried-client-error": 1}
+
+
+def test_the_repeat_example_says_how_far_apart_the_two_were() -> None:
+    observer = BehaviourObserver()
+    for exchange in (
+        _exchange(1, "400", at=0, body_digest="blank"),
+        _exchange(2, "200", at=1, body_digest="ok"),
+        _exchange(3, "400", at=2, body_digest="blank"),
+    ):
+        observer.observe(exchange)
+    [example] = observer.behaviours["retried-client-error"].examples
+    assert example.startswith("#3 repeated #1 (POST ") and "1 request after its 400; answered 400 again" in example
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        pytest.param((("400", "blank"), ("200", "other"), ("400", "other-bad")), id="faithful-client"),
+        pytest.param((("404", "same"), ("201", "create"), ("200", "same")), id="repeat-answered-2xx"),
+        pytest.param((("404", "same"), ("400", "same")), id="repeat-answered-differently"),
+        pytest.param((("400", "same"), ("200", "same"), ("400", "same")), id="a-2xx-between-clears-it"),
+        pytest.param((("403 throttled", "same"), ("403 throttled", "same")), id="throttling-is-not-a-4xx-refusal"),
+    ],
+)
+def test_repeats_are_quiet_unless_the_same_4xx_comes_back(stream: tuple[tuple[str, str], ...]) -> None:
+    exchanges = [_exchange(i, answer, at=i, body_digest=body) for i, (answer, body) in enumerate(stream, 1)]
+    assert "retried-client-error" not in _observe(*exchanges)
+
+
+def test_a_blank_message_sent_twice_apart_is_flagged_through_the_proxy(proxied: Proxied) -> None:
+    http = proxied.http
+    assert http.post(BASE, headers=STUDENT).status_code == 201
+    assert http.post(f"{BASE}/1/messages", headers=STUDENT, json={"message": "   "}).status_code == 400
+    assert http.post(f"{BASE}/1/messages", headers=STUDENT, json={"message": "Light."}).status_code == 200
+    assert http.get(BASE, headers=STUDENT).status_code == 200
+    assert http.post(f"{BASE}/1/messages", headers=STUDENT, json={"message": "   "}).status_code == 400
+    behaviours = {b["name"]: b for b in proxied.settled(5).finish().to_dict()["behaviour"]}
+    assert behaviours["retried-client-error"]["count"] == 1
+    assert behaviours["retried-client-error"]["examples"][0].startswith("#5 repeated #2 ")

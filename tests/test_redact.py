@@ -104,3 +104,58 @@ def test_a_known_secret_is_redacted_in_every_escaped_form(form: str) -> None:
 def test_redacting_before_shortening_leaves_no_piece_of_a_token() -> None:
     text = "x" * 290 + ODD + " tail"
     assert Redactor([ODD])(text)[:300] == "x" * 290 + REDACTED
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("send an Authorization header with a Bearer <token>", id="placeholder"),
+        pytest.param("send an Authorization header with a Bearer &lt;token&gt;", id="placeholder-html-escaped"),
+        pytest.param("with a Bearer token (or an access_token query parameter)", id="plain-word"),
+        pytest.param('WWW-Authenticate: Bearer realm="canvas-lms"', id="auth-param"),
+        pytest.param("Bearer ... and Bearer …", id="ellipsis"),
+    ],
+)
+def test_the_harness_help_text_after_bearer_stays_readable(text: str) -> None:
+    assert Redactor([SECRET])(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("Authorization: Bearer abc123def456", id="unknown-token"),
+        pytest.param("Authorization: Bearer abcdef", id="a-word-in-a-header-is-a-token"),
+        pytest.param('{"authorization": "Bearer abcdef"}', id="header-as-json"),
+        pytest.param("a client sent Bearer 7~Zk3q8unknownToken here", id="token-in-prose"),
+        pytest.param("Bearer mock-student-token", id="hyphenated"),
+        pytest.param("Bearer abcdefghijklmnopqrstu", id="longer-than-a-word"),
+    ],
+)
+def test_a_real_bearer_value_is_still_redacted(text: str) -> None:
+    out = Redactor()(text)
+    assert REDACTED in out
+    assert not any(value in out for value in ("abc123", "abcdef", "unknownToken", "mock-student", "qrstu"))
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        pytest.param(lambda t: t, id="as-is"),
+        pytest.param(lambda t: quote(t, safe=""), id="percent-encoded"),
+        pytest.param(quote_plus, id="form-encoded"),
+        pytest.param(lambda t: json.dumps(t)[1:-1], id="json-escaped"),
+        pytest.param(html.escape, id="html-escaped"),
+    ],
+)
+def test_a_known_token_after_bearer_is_redacted_in_every_encoding(encode: object) -> None:
+    assert callable(encode)
+    out = Redactor([ODD])(f"x {encode('Authorization: Bearer ' + ODD)} y")
+    assert REDACTED in out
+    assert "SECRET" not in out and "tok" not in out
+
+
+def test_credential_headers_are_redacted_by_name() -> None:
+    out = Redactor().headers(
+        {"Authorization": "Basic dXNlcjpwYXNz", "Cookie": "_normandy_session=abc", "Accept": "application/json"}
+    )
+    assert out == {"Authorization": f"Basic {REDACTED}", "Cookie": REDACTED, "Accept": "application/json"}

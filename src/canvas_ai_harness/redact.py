@@ -1,7 +1,8 @@
 """Keep tokens out of output, logs, reports and reproduction commands.
 
 ``Redactor`` replaces every known secret, and anything that looks like a token in an
-``Authorization: Bearer`` header or an ``access_token`` parameter, with ``[REDACTED]``. A known
+``Authorization: Bearer`` header or an ``access_token`` parameter, with ``[REDACTED]``; the
+harness's own help text ("send a Bearer <token>", "a Bearer token") stays readable. A known
 secret is found in every form a report may carry it: as is, percent-encoded (either hex case,
 ``+`` for a space), JSON-escaped (``\\uXXXX``, ``\\/``) or HTML/XML-escaped, and any mix of these.
 Redact whole texts, then shorten them: a token cut in two by a shortened text is no longer whole,
@@ -25,15 +26,35 @@ REDACTED = "[REDACTED]"
 TOKEN_ENV = "CANVAS_TOKEN"
 
 
+# What follows "Bearer" in prose, not a token: a plain word ("a Bearer token"), a placeholder
+# ("Bearer <token>", also HTML-escaped), an ellipsis, what was already redacted, and an auth-param
+# (WWW-Authenticate's 'Bearer realm="canvas-lms"'). A real token has a digit, a mark such as ~ - _ . / + =
+# or mixed case, or is longer than any word; and every token the harness knows is redacted by value.
+_PROSE_WORD = re.compile(r"[A-Za-z][a-z]{0,14}[.:!?)\]]*|<[^<>\s]{1,40}>[.:!?)\]]*")  # the whole value
+_PROSE_START = re.compile(r"&lt;[^&\s]{1,40}&gt;|\[REDACTED\]|\.\.\.|…|[A-Za-z_]+=\"")  # where the value starts
+# In a header ("Authorization: Bearer x", also as JSON) the value is a token whatever it looks like.
+_IN_HEADER = re.compile(r"(?i)authorization[\"']?\s*[:=]\s*[\"']?$")
+
+
 # The variable curl_command writes is not a token: leave "Bearer $CANVAS_TOKEN" (and the target
 # file's own variables, "Bearer $CANVAS_STUDENT_TOKEN", when the redactor is told them) readable.
 def _bearer(variables: Iterable[str]) -> re.Pattern[str]:
     names = "|".join(re.escape(name) for name in sorted(set(variables), key=len, reverse=True))
-    return re.compile(r"(?i)(bearer\s+)(?!\$(?:" + names + r")\b)[^\s\"',;]+")
+    return re.compile(r"(?i)(bearer\s+)(?!\$(?:" + names + r")\b)([^\s\"',;]+)")
+
+
+def _bearer_value(match: re.Match[str]) -> str:
+    """``Bearer [REDACTED]``, or the match unchanged where the word after Bearer is prose, not a token."""
+    text, start = match.string, match.start()
+    prose = _PROSE_WORD.fullmatch(match.group(2)) or _PROSE_START.match(text, match.start(2))
+    if prose and not _IN_HEADER.search(text, max(0, start - 40), start):
+        return match.group(0)
+    return match.group(1) + REDACTED
 
 
 _BEARER = _bearer([TOKEN_ENV])
 _ACCESS_TOKEN = re.compile(r"(?i)(access_token=)[^&\s\"']+")
+_CREDENTIAL_HEADERS = frozenset({"cookie", "set-cookie", "proxy-authorization", "x-csrf-token"})
 _MIN_SECRET = 4  # shorter strings would redact ordinary words
 _ESCAPES = ("%", "\\", "&", "+")  # a text without any of these holds secrets only as they are
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;|&#39;"}
@@ -89,11 +110,21 @@ class Redactor:
             if self._escaped is None:
                 self._escaped = re.compile("|".join("".join(map(_any_form, s)) for s in self._secrets))
             text = self._escaped.sub(REDACTED, text)
-        text = self._bearer.sub(lambda m: m.group(1) + REDACTED, text)
+        text = self._bearer.sub(_bearer_value, text)
         return _ACCESS_TOKEN.sub(lambda m: m.group(1) + REDACTED, text)
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
-        return {name: self(value) for name, value in headers.items()}
+        """Each value redacted; credentials by name too (``Authorization`` keeps its scheme, cookies go whole)."""
+        out = {}
+        for name, value in headers.items():
+            lower = name.lower()
+            if lower in _CREDENTIAL_HEADERS:
+                value = REDACTED
+            elif lower == "authorization" and value.strip():
+                scheme, _, credential = value.strip().partition(" ")
+                value = f"{scheme} {REDACTED}" if credential.strip() else REDACTED
+            out[name] = self(value)
+        return out
 
 
 def redact_data(value: Any, redactor: Callable[[str], str]) -> Any:

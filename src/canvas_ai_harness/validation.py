@@ -23,6 +23,7 @@ from referencing.jsonschema import DRAFT202012
 
 from canvas_ai_harness.canvas.bodies import is_id_key
 from canvas_ai_harness.canvas.requests import bearer_token, is_blank, media_type
+from canvas_ai_harness.explain import NOT_BLANK, expects, explain, sent
 from canvas_ai_harness.spec import load_spec
 
 try:  # Rust, ~70x faster at "is this valid?"; jsonschema still explains what is not (see _schema_errors)
@@ -169,24 +170,21 @@ class SpecValidator:
             value: Any = raw
             if schema.get("type") == "integer":
                 if not re.fullmatch(r"-?[0-9]+", raw):
+                    wanted = f"the spec requires {expects(schema)}"
                     problems.append(
-                        Violation(
-                            "parameter",
-                            f"{raw!r} is not an integer; the spec expects {_describe(schema)}",
-                            f"path.{name}",
-                        )
+                        Violation("parameter", f"{name} is {sent(raw)} in the path; {wanted}", f"path.{name}")
                     )
                     continue
                 value = int(raw)
                 if schema.get("format") == "int64" and not -(2**63) <= value < 2**63:
-                    problems.append(Violation("parameter", f"{raw!r} does not fit in a 64-bit id", f"path.{name}"))
+                    problems.append(
+                        Violation("parameter", f"{name} is {raw}, which does not fit in a 64-bit id", f"path.{name}")
+                    )
                     continue
             if self._param_valid(schema, value):
                 continue
-            for error in self._errors(schema, value):
-                problems.append(
-                    Violation("parameter", f"{raw!r}: {error}; the spec expects {_describe(schema)}", f"path.{name}")
-                )
+            for message in self._errors(schema, value, name):
+                problems.append(Violation("parameter", message, f"path.{name}"))
         return problems
 
     def _check_auth(self, op: dict[str, Any], headers: Mapping[str, str], query: Mapping[str, str]) -> list[Violation]:
@@ -208,7 +206,8 @@ class SpecValidator:
         return [
             Violation(
                 "auth",
-                "no token: send an Authorization header with a Bearer token (or an access_token query parameter)",
+                "no token was sent; the spec requires an Authorization header 'Bearer <token>' "
+                "(or an access_token query parameter)",
                 "header.Authorization",
             )
         ]
@@ -225,10 +224,11 @@ class SpecValidator:
                 return [Violation("body", f"the request has no body; the spec requires one ({declared})", "body")]
             return []
         if not media:
+            what = "a JSON body" if _looks_like_json(body) else "a body"
             return [
                 Violation(
                     "content-type",
-                    f"a body was sent without Content-Type; Canvas ignores it. Send one of: {declared}",
+                    f"{what} was sent without Content-Type; Canvas ignores it. Send one of: {declared}",
                     "header.Content-Type",
                 )
             ]
@@ -240,6 +240,9 @@ class SpecValidator:
                     "header.Content-Type",
                 )
             ]
+        hint = _json_sent_as_form(media, body)
+        if hint is not None:
+            return [hint]
         try:
             text = body.decode("utf-8")
             data: Any = (
@@ -274,8 +277,8 @@ class SpecValidator:
                 if header.get("required"):
                     problems.append(Violation("header", f"required header missing on {status}", f"header.{name}"))
                 continue
-            for where, message in self._schema_errors(f"{header_pointer}/schema", value):
-                problems.append(Violation("header", f"{value!r}: {message}", f"header.{name}{where}"))
+            for where, message in self._schema_errors(f"{header_pointer}/schema", value, f"header {name}"):
+                problems.append(Violation("header", message, f"header.{name}{where}"))
         content = response.get("content", {})
         if not content:
             return problems
@@ -360,14 +363,17 @@ class SpecValidator:
         except Exception:  # e.g. an integer beyond 64 bits
             return None
 
-    def _schema_errors(self, pointer: str, data: Any) -> list[tuple[str, str]]:
+    def _schema_errors(self, pointer: str, data: Any, whole: str = "the body") -> list[tuple[str, str]]:
+        """Each way ``data`` breaks the schema at ``pointer``: (where, in plain words; ``whole`` names the root)."""
         if self._is_valid(pointer, data):
             return []
         errors = sorted(self._validator(pointer).iter_errors(data), key=lambda e: list(e.absolute_path))
         out = []
         for error in errors[:_MAX_SCHEMA_ERRORS]:
             where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-            out.append((where, error.message))
+            found = (where, explain(error, whole))
+            if found not in out:  # an empty message breaks minLength and the pattern: one sentence, once
+                out.append(found)
         return out
 
     def _param_valid(self, schema: Mapping[str, Any], value: Any) -> bool:
@@ -386,9 +392,9 @@ class SpecValidator:
         except Exception:  # e.g. an integer beyond 64 bits: the explaining validator judges
             return False
 
-    def _errors(self, schema: Mapping[str, Any], value: Any) -> Iterable[str]:
+    def _errors(self, schema: Mapping[str, Any], value: Any, name: str) -> Iterable[str]:
         validator = Draft202012Validator(dict(schema), registry=self._registry)
-        return [e.message for e in validator.iter_errors(value)]
+        return [explain(e, name) for e in validator.iter_errors(value)]
 
 
 def _blank_as_canvas_reads_it(errors: list[tuple[str, str]], data: Any) -> list[tuple[str, str]]:
@@ -399,10 +405,41 @@ def _blank_as_canvas_reads_it(errors: list[tuple[str, str]], data: Any) -> list[
     message = data.get("message") if isinstance(data, dict) else None
     if not isinstance(message, str) or not message:
         return errors
-    kept = [(where, text) for where, text in errors if not (where == ".message" and "does not match" in text)]
+    kept = [(where, text) for where, text in errors if not (where == ".message" and NOT_BLANK in text)]
     if is_blank(message):
-        kept.append((".message", f"{message!r} is blank (white space only): Canvas answers 400 message is required"))
+        kept.append(
+            (
+                ".message",
+                f'message is {sent(message)}; the spec requires {NOT_BLANK} (Canvas answers 400 "message is required")',
+            )
+        )
     return kept
+
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _looks_like_json(body: bytes) -> bool:
+    """A JSON object or list (what a client meant as JSON), not a form that happens to parse."""
+    if body.lstrip()[:1] not in (b"{", b"["):
+        return False
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
+
+
+def _json_sent_as_form(media: str, body: bytes) -> Violation | None:
+    """A JSON document sent as a form (curl's ``-d`` default): Canvas reads no ``message`` from it."""
+    if media != _FORM or not _looks_like_json(body):
+        return None
+    return Violation(
+        "content-type",
+        f"the body looks like JSON but was sent as {_FORM}, so Canvas reads no parameters from it; "
+        "send Content-Type: application/json (with curl: -H 'Content-Type: application/json')",
+        "header.Content-Type",
+    )
 
 
 def _accept_string_ids(node: Any) -> Any:
@@ -419,12 +456,3 @@ def _accept_string_ids(node: Any) -> Any:
             if is_id_key(name) and (types == "integer" or "integer" in (types or [])):
                 properties[name] = {"anyOf": [schema, {"type": "string", "pattern": "^-?[0-9]+$"}]}
     return out
-
-
-def _describe(schema: Mapping[str, Any]) -> str:
-    parts = [str(schema.get("type", "a value"))]
-    if "pattern" in schema:
-        parts.append(f"matching {schema['pattern']}")
-    if "minimum" in schema:
-        parts.append(f">= {schema['minimum']}")
-    return " ".join(parts)

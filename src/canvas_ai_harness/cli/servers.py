@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from canvas_ai_harness import budgets
 from canvas_ai_harness.cli.options import (
@@ -35,58 +36,139 @@ def _proxy_option(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
     return prefixed_option("CANVAS_AI_PROXY", flag, *names, **kwargs)
 
 
+def mock_world_options(prefix: str, note: str = "") -> Callable[[F], F]:
+    """The options that shape the mock Canvas, declared once: ``mock`` takes them, and ``proxy --mock``
+    passes them to its embedded mock (``note`` prefixes each help; variables are ``PREFIX_<FLAG>``)."""
+
+    def opt(flag: str, *names: str, help: str, **kwargs: Any) -> Callable[[F], F]:
+        return prefixed_option(prefix, flag, *names, help=note + help, **kwargs)
+
+    decorators: list[Callable[[F], F]] = [
+        profile_option(PROFILE_CHOICES, "completed", note + "Which Canvas behaviour set to reproduce."),
+        opt(
+            "--llm-latency-ms",
+            "llm_latency",
+            default="0",
+            callback=parse_latency,
+            help="AI reply time, MEAN or MEAN:JITTER in ms (e.g. 1000:250).",
+        ),
+        opt(
+            "--llm-failure-rate",
+            default=0.0,
+            type=click.FloatRange(0, 1),
+            help="Share of AI calls that fail with Canvas's 503.",
+        ),
+        opt(
+            "--llm-null-id-rate",
+            default=0.0,
+            type=click.FloatRange(0, 1),
+            help="Share of creates where the AI returns no id (201 with id null).",
+        ),
+        option("seed", help=note + "Seed for latency and failure draws."),
+        opt(
+            "--max-conversations",
+            default=200_000,
+            type=click.IntRange(1),
+            help="Stored conversations before eviction (completed ones first).",
+        ),
+        opt(
+            "--max-stored-bytes",
+            default=budgets.STORED_BYTES,
+            type=click.IntRange(1),
+            help="Bytes of stored conversations before eviction (completed ones first).",
+        ),
+        opt(
+            "--max-transcript-bytes",
+            default=budgets.TRANSCRIPT_BYTES,
+            type=click.IntRange(1),
+            help="A message that would grow one transcript past this gets 413.",
+        ),
+        opt(
+            "--max-students",
+            default=budgets.STUDENTS,
+            type=click.IntRange(1),
+            help="Students POST /__harness__/students may add in total (until a reset).",
+        ),
+        opt("--throttle/--no-throttle", default=False, help="Throttle per user with Canvas's leaky bucket."),
+        opt("--throttle-capacity", default=800.0, type=click.FloatRange(min=1), help="Leaky bucket capacity."),
+        opt("--throttle-outflow", default=10.0, type=click.FloatRange(min=0), help="Units drained per second."),
+        opt(
+            "--throttle-upfront",
+            default=50.0,
+            type=click.FloatRange(min=0),
+            help="Cost charged while a request is in flight.",
+        ),
+        opt("--throttle-cost", default=1.0, type=click.FloatRange(min=0), help="Cost of a finished request."),
+        opt(
+            "--unauthorized-status",
+            default=403,
+            type=click.Choice(["403", "401"]),
+            callback=lambda c, p, v: int(v),
+            help="Status for non-members (older Canvas sites: 401).",
+        ),
+        opt(
+            "--more-students",
+            "students",
+            default=0,
+            type=click.IntRange(0, 50),
+            help="More students of the course, written as [tokens] students (a run spreads its creates over them).",
+        ),
+        click.option(
+            "--fault",
+            "faults",
+            multiple=True,
+            hidden=True,  # tests only: break the contract on purpose (mock/faults.py)
+            callback=lambda c, p, v: _parse_faults(v),
+            help="Break the contract in a named way (repeatable; tests only).",
+        ),
+    ]
+
+    def decorate(command: F) -> F:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return decorate
+
+
+MOCK_WORLD_KEYS: tuple[str, ...] = (
+    "profile",
+    "llm_latency",
+    "llm_failure_rate",
+    "llm_null_id_rate",
+    "seed",
+    "max_conversations",
+    "max_stored_bytes",
+    "max_transcript_bytes",
+    "max_students",
+    "throttle",
+    "throttle_capacity",
+    "throttle_outflow",
+    "throttle_upfront",
+    "throttle_cost",
+    "unauthorized_status",
+    "students",
+    "faults",
+)  # the parameters mock_world_options() declares
+
+
+def _mock_config(settings: dict[str, Any]) -> Any:
+    """A ``MockConfig`` from the mock's options (``settings`` loses the throttle's five)."""
+    from canvas_ai_harness.mock import MockConfig, ThrottleConfig
+
+    throttle = settings.pop("throttle")
+    bucket = ThrottleConfig(*(settings.pop(f"throttle_{k}") for k in ("capacity", "outflow", "upfront", "cost")))
+    return MockConfig(throttle=bucket if throttle else None, **settings)
+
+
 @click.command()
 @listen_options("CANVAS_AI_MOCK", port=8080)
-@profile_option(PROFILE_CHOICES, "completed", "Which Canvas behaviour set to reproduce.")
-@_mock_option(
-    "--llm-latency-ms",
-    "llm_latency",
-    default="0",
-    callback=parse_latency,
-    help="AI reply time, MEAN or MEAN:JITTER in ms (e.g. 1000:250).",
-)
-@_mock_option(
-    "--llm-failure-rate",
-    default=0.0,
-    type=click.FloatRange(0, 1),
-    help="Share of AI calls that fail with Canvas's 503.",
-)
-@_mock_option(
-    "--llm-null-id-rate",
-    default=0.0,
-    type=click.FloatRange(0, 1),
-    help="Share of creates where the AI returns no id (201 with id null).",
-)
-@option("seed", help="Seed for latency and failure draws.")
-@_mock_option(
-    "--max-conversations",
-    default=200_000,
-    type=click.IntRange(1),
-    help="Stored conversations before eviction (completed ones first).",
-)
+@mock_world_options("CANVAS_AI_MOCK")
 @_mock_option(
     "--max-body-bytes",
     default=budgets.MOCK_BODY_BYTES,
     type=click.IntRange(1),
     help="Larger request bodies get 413 (in profile completed, Canvas takes a message of any length).",
-)
-@_mock_option(
-    "--max-stored-bytes",
-    default=budgets.STORED_BYTES,
-    type=click.IntRange(1),
-    help="Bytes of stored conversations before eviction (completed ones first).",
-)
-@_mock_option(
-    "--max-transcript-bytes",
-    default=budgets.TRANSCRIPT_BYTES,
-    type=click.IntRange(1),
-    help="A message that would grow one transcript past this gets 413.",
-)
-@_mock_option(
-    "--max-students",
-    default=budgets.STUDENTS,
-    type=click.IntRange(1),
-    help="Students POST /__harness__/students may add in total (until a reset).",
 )
 @server_limit_options("CANVAS_AI_MOCK")
 @_mock_option(
@@ -95,27 +177,6 @@ def _proxy_option(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
     default=budgets.KEEP_ALIVE_S,
     type=click.FloatRange(0, min_open=True),
     help="Seconds an idle client connection stays open between requests (above a student's think time).",
-)
-@_mock_option("--throttle/--no-throttle", default=False, help="Throttle per user with Canvas's leaky bucket.")
-@_mock_option("--throttle-capacity", default=800.0, type=click.FloatRange(min=1), help="Leaky bucket capacity.")
-@_mock_option("--throttle-outflow", default=10.0, type=click.FloatRange(min=0), help="Units drained per second.")
-@_mock_option(
-    "--throttle-upfront", default=50.0, type=click.FloatRange(min=0), help="Cost charged while a request is in flight."
-)
-@_mock_option("--throttle-cost", default=1.0, type=click.FloatRange(min=0), help="Cost of a finished request.")
-@_mock_option(
-    "--unauthorized-status",
-    default=403,
-    type=click.Choice(["403", "401"]),
-    callback=lambda c, p, v: int(v),
-    help="Status for non-members (older Canvas sites: 401).",
-)
-@_mock_option(
-    "--more-students",
-    "students",
-    default=0,
-    type=click.IntRange(0, 50),
-    help="More students of the course, written as [tokens] students (a run spreads its creates over them).",
 )
 @_mock_option(
     "--write-target", "target_path", type=A_FILE, default=None, help="Write a target file for this mock, then serve."
@@ -127,22 +188,9 @@ def _proxy_option(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
     help="With --write-target: write a template for a real Canvas (${CANVAS_..._TOKEN} placeholders, no mock "
     "token or id) and exit without serving.",
 )
-@click.option(
-    "--fault",
-    "faults",
-    multiple=True,
-    hidden=True,  # tests only: break the contract on purpose (mock/faults.py)
-    callback=lambda c, p, v: _parse_faults(v),
-    help="Break the contract in a named way (repeatable; tests only).",
-)
 def mock(
     host: str,
     port: int,
-    throttle: bool,
-    throttle_capacity: float,
-    throttle_outflow: float,
-    throttle_upfront: float,
-    throttle_cost: float,
     target_path: Path | None,
     placeholders: bool,
     **settings: Any,
@@ -150,10 +198,9 @@ def mock(
     """Serve the mock Canvas until Ctrl-C (or, with --placeholders, write a target template for a real Canvas)."""
     if placeholders:
         return _write_placeholders(target_path, settings["profile"])
-    from canvas_ai_harness.mock import MockConfig, MockServer, ThrottleConfig
+    from canvas_ai_harness.mock import MockServer
 
-    bucket = ThrottleConfig(throttle_capacity, throttle_outflow, throttle_upfront, throttle_cost)
-    config = MockConfig(throttle=bucket if throttle else None, **settings)
+    config = _mock_config(settings)
     server = MockServer(config, host=host, port=port)
     target = server.target()
     if target_path is not None:
@@ -190,8 +237,9 @@ def _parse_faults(names: tuple[str, ...]) -> frozenset[str]:
     return frozenset(names)
 
 
-def _banner(url: str, target: Any, target_path: Path | None) -> str:
-    prefix = url + target.path()
+def _banner(url: str, target: Any, target_path: Path | None, via: str | None = None) -> str:
+    """The mock's address, course, fixed tokens and a ``curl`` line (sent ``via`` the proxy when given)."""
+    prefix = (via or url) + target.path()
     tokens = "\n".join(
         f"  {role:<14} {', '.join(token) if isinstance(token, tuple) else token}"
         for role, token in _vars_of(target.tokens).items()
@@ -205,9 +253,12 @@ def _banner(url: str, target: Any, target_path: Path | None) -> str:
         tokens,
         f"Try:  curl -s -X POST -H 'Authorization: Bearer {target.tokens.student}' {prefix}",
     ]
+    if via is not None:
+        lines[2] = f"  conversations, through the proxy: {prefix}"
     if target_path is not None:
         lines.append(f"Target file written to {target_path}")
-    lines.append("Press Ctrl-C to stop.")
+    if via is None:
+        lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 
 
@@ -242,7 +293,11 @@ def _vars_of(obj: Any) -> dict[str, Any]:
     help="Larger request bodies get the proxy's own 413 and are not forwarded (smaller ones get Canvas's answer).",
 )
 @server_limit_options("CANVAS_AI_PROXY")
+@mock_world_options("CANVAS_AI_PROXY", note="[--mock] ")
+@click.pass_context
 def proxy(
+    ctx: click.Context,
+    /,
     upstream: str | None,
     use_mock: bool,
     host: str,
@@ -251,9 +306,12 @@ def proxy(
     strict: bool,
     max_requests: int | None,
     upstream_timeout: float,
-    **limits: Any,
+    **settings: Any,
 ) -> int:
     """Check a client's traffic against the spec on its way to Canvas; write a conformance report on exit.
+
+    With --mock, the embedded mock Canvas takes the mock command's options (--profile,
+    --llm-failure-rate, --throttle...), so a client can meet every answer without a second terminal.
 
     Exit code 0: every request and response conformed and the upstream answered each; 1: at least
     one did not conform, or the upstream failed some (refused, reset, timed out, still waiting at
@@ -263,15 +321,28 @@ def proxy(
 
     if (upstream is None) == (not use_mock):
         raise click.UsageError("give exactly one of --upstream URL and --mock")
+    world = {key: settings.pop(key) for key in MOCK_WORLD_KEYS}
+    # Typed on the command line only: a variable such as CANVAS_AI_PROFILE may be set for other commands.
+    given = [key for key in MOCK_WORLD_KEYS if ctx.get_parameter_source(key) == ParameterSource.COMMANDLINE]
+    if given and not use_mock:
+        flag = next(p.opts[0] for p in ctx.command.params if p.name == given[0])
+        raise click.UsageError(f"{flag} shapes the embedded mock: add --mock (or leave it out with --upstream)")
     config = ProxyConfig(
         upstream or "",
         strict=strict,
         max_requests=max_requests,
         report_path=report_path,
         timeout_s=upstream_timeout,
-        **limits,
+        **settings,
     )
-    report = run_proxy(config, host=host, port=port, mock=use_mock, announce=lambda line: click.echo(line, err=True))
+    report = run_proxy(
+        config,
+        host=host,
+        port=port,
+        mock=_mock_config(world) if use_mock else False,
+        announce=lambda line: click.echo(line, err=True),
+        banner=lambda proxy_url, mock_url, target: _banner(mock_url, target, None, via=proxy_url),
+    )
     click.echo(report.to_text(), nl=False)
     click.echo(f"Report written to {report_path} (and .txt, .html beside it)", err=True)
     if report.upstream_unreachable:

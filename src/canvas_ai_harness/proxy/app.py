@@ -190,8 +190,11 @@ class Proxy:
             response_problems: list[Violation] | None = None,
             created_id: str | None = None,
             failure: str | None = None,
+            answered: tuple[dict[str, str], bytes] | None = None,
         ) -> None:
             experience = f"{params['course_id']}/{params['ai_experience_id']}" if "ai_experience_id" in params else None
+            shown = bool(problems or response_problems)  # the report shows what violating exchanges sent and got
+            got = answered if shown else None
             exchange = Exchange(
                 seq=seq,
                 client=client,
@@ -209,6 +212,10 @@ class Proxy:
                 request_violations=tuple(problems),
                 response_violations=tuple(response_problems or ()),
                 upstream_failure=failure,
+                request_headers=headers if shown else None,
+                request_body=body if shown else b"",
+                response_headers=got[0] if got else None,
+                response_body=got[1] if got else None,
             )
             self.report.add(exchange, created_id)
 
@@ -277,7 +284,8 @@ class Proxy:
                     problems = self._check_response(operation, status, lower, decoded, string_ids)
                     if operation.operation_id == routes.CREATE and kind == answers.OK:
                         created_id = _conversation_id(decoded)
-                account(status, answer_label(status, kind, readable), kind, problems, created_id)
+                label = answer_label(status, kind, readable)
+                account(status, label, kind, problems, created_id, answered=(lower, readable))
         finally:
             with self._recorded:
                 self._recording -= 1

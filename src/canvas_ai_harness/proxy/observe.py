@@ -3,7 +3,8 @@
 ``BehaviourObserver`` follows each client (one per token) through its requests in arrival order
 and records what a careful client does or does not do next:
 
-- repeated a request unchanged after a 4xx that is not throttling (Canvas will answer the same);
+- repeated a request unchanged after a 4xx that is not throttling and got the same answer again
+  (Canvas will answer the same), however many other requests came between;
 - retried after a 503 or after throttling (403 "Rate Limit Exceeded", 429), and whether it
   waited longer each time (backoff) or hammered;
 - kept sending to a conversation it had itself closed (DELETE, or a newer create, even one
@@ -26,6 +27,7 @@ from canvas_ai_harness.canvas import answers, lifecycle, routes
 from canvas_ai_harness.validation import Violation
 
 __all__ = [
+    "MEET_WITH_MOCK",
     "MIN_BACKOFF_S",
     "UPSTREAM_FAILURES",
     "Behaviour",
@@ -38,6 +40,7 @@ __all__ = [
 MIN_BACKOFF_S: Final = 0.05  # a retry sooner than this is "immediate": no backoff at all
 _MAX_EXAMPLES: Final = 20
 _MAX_CLOSED: Final = 1000
+_MAX_REFUSED: Final = 200  # per client: the latest distinct requests answered with a 4xx, to find repeats
 
 # How an upstream failed to answer a request (the client got the proxy's 502, or nothing).
 REFUSED: Final = "refused"  # no connection: nothing listens, or it refused
@@ -49,6 +52,12 @@ UPSTREAM_ERROR: Final = "upstream error"  # the answer label of each
 
 # The answers a client must be ready for (issue 5); the report says which it met.
 NOTABLE_ANSWERS: Final = ("201", "{}", "400", "401", "403", "403 throttled", "404", "429", "503")
+# How `proxy --mock` makes its mock give the answers a faithful client cannot provoke alone.
+MEET_WITH_MOCK: Final = {
+    "503": "--llm-failure-rate 0.3",
+    "403 throttled": "--throttle --throttle-outflow 0 --throttle-cost 100 (from a user's 9th request)",
+    "429": "--profile ended (after a user's 100 creates in a day)",
+}
 
 
 @dataclass(slots=True, frozen=True)
@@ -71,6 +80,12 @@ class Exchange:
     response_violations: tuple[Violation, ...] = ()
     kind: str | None = None  # canvas.answers' kind of the answer; None: no answer
     upstream_failure: str | None = None  # how the upstream failed to answer (UPSTREAM_FAILURES), if it did
+    # What a violating request sent and got back, for the report (not redacted yet: the report does it);
+    # left empty for a conforming exchange.
+    request_headers: Mapping[str, str] | None = None
+    request_body: bytes = b""
+    response_headers: Mapping[str, str] | None = None
+    response_body: bytes | None = None  # decoded (gzip undone); None: no answer
 
     @property
     def same_request_key(self) -> tuple[str, str, str]:
@@ -112,7 +127,11 @@ class Behaviour:
 
 
 _BEHAVIOURS: Final = (
-    ("retried-client-error", "problem", "repeated a request unchanged after a 4xx that is not throttling"),
+    (
+        "retried-client-error",
+        "problem",
+        "repeated a request unchanged after a 4xx that is not throttling, and got the same answer",
+    ),
     ("retried-503-without-backoff", "problem", "retried after a 503 without waiting longer each time"),
     ("retried-503-with-backoff", "good", "retried after a 503, waiting longer each time"),
     ("retried-throttled-without-backoff", "problem", "retried after throttling without waiting longer each time"),
@@ -140,6 +159,9 @@ class _ClientState:
     chain: _Chain | None = None
     closed: OrderedDict[str, int] = field(default_factory=OrderedDict)  # conversation id -> seq that closed it
     fresh_create: dict[str, Exchange] = field(default_factory=dict)  # experience -> a 201 not used since
+    # the request (method, path, body digest) -> (seq, path, answer) of its latest 4xx (not throttling);
+    # no Exchange is kept: it may hold a body
+    refused: OrderedDict[tuple[str, str, str], tuple[int, str, str]] = field(default_factory=OrderedDict)
 
 
 def _failure_kind(exchange: Exchange) -> str | None:
@@ -163,6 +185,7 @@ class BehaviourObserver:
         """Account for ``exchange``; ``created_id`` is the conversation id a 201 create returned."""
         state = self._clients.setdefault(exchange.client, _ClientState())
         self._follow_retries(state, exchange)
+        self._follow_refusals(state, exchange)
         self._follow_lifecycle(state, exchange, created_id)
         state.last = exchange
 
@@ -187,13 +210,32 @@ class BehaviourObserver:
             else:
                 self._close_chain(chain, retried_to=None)
             state.chain = None
-        elif repeats and last is not None and last.status is not None and _is_client_error(last):
-            self.behaviours["retried-client-error"].add(
-                f"#{exchange.seq} repeated #{last.seq} ({last.method} {last.path}) unchanged after {last.answer}"
-            )
         kind = _failure_kind(exchange)
         if kind is not None and state.chain is None:
             state.chain = _Chain(exchange, exchange, kind)
+
+    def _follow_refusals(self, state: _ClientState, exchange: Exchange) -> None:
+        """A request sent again unchanged after a 4xx, anywhere later in the stream, answered the same.
+
+        A repeat answered differently (the state changed between) or a 2xx clears the memory of it.
+        """
+        if exchange.status is None:  # not forwarded, or no answer: nothing to compare
+            return
+        key = exchange.same_request_key
+        earlier = state.refused.pop(key, None)
+        if not _is_client_error(exchange):
+            return
+        if earlier is not None and earlier[2] == exchange.answer:
+            seq, path, answer = earlier
+            between = exchange.seq - seq - 1
+            gap = "right after" if between == 0 else f"{between} request{'' if between == 1 else 's'} after"
+            self.behaviours["retried-client-error"].add(
+                f"#{exchange.seq} repeated #{seq} ({exchange.method} {path}) unchanged, "
+                f"{gap} its {answer}; answered {exchange.answer} again"
+            )
+        state.refused[key] = (exchange.seq, exchange.path, exchange.answer)
+        while len(state.refused) > _MAX_REFUSED:
+            state.refused.popitem(last=False)
 
     def _close_chain(self, chain: _Chain, retried_to: Exchange | None) -> None:
         label = "503" if chain.kind == "503" else "throttled"

@@ -1,30 +1,44 @@
 """The proxy's conformance report: per route, per answer, per violation, and the client's behaviour.
 
 ``ConformanceReport`` takes each ``Exchange`` as the proxy finishes it. ``to_dict()`` is the JSON
-report; ``to_text()`` and ``to_html()`` are readable summaries of the same data. Every string
-goes through a ``Redactor`` that knows each token the proxy has seen, so no token reaches a
-report, whatever a client put where.
+report; ``to_text()`` is a readable summary of it and ``to_html()`` the page (``proxy/page.py``):
+per route, each violation with its request and answer, the answers met and never met. Every
+string goes through a ``Redactor`` that knows each token the proxy has seen, so no token reaches
+a report, whatever a client put where. A body is redacted before it is shortened, never after.
 """
 
 from __future__ import annotations
 
-import html
+import contextlib
 import json
+import os
+import re
+import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from canvas_ai_harness import __version__
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from canvas_ai_harness.proxy.observe import NOTABLE_ANSWERS, UPSTREAM_FAILURES, BehaviourObserver, Exchange
+from canvas_ai_harness.htmlreport import around, command_line
+from canvas_ai_harness.proxy.observe import (
+    MEET_WITH_MOCK,
+    NOTABLE_ANSWERS,
+    UPSTREAM_FAILURES,
+    BehaviourObserver,
+    Exchange,
+)
+from canvas_ai_harness.proxy.page import render_page
 from canvas_ai_harness.redact import Redactor, redact_data
+from canvas_ai_harness.validation import Violation
 
 __all__ = ["ConformanceReport", "write_report"]
 
 UNKNOWN_ROUTE: Final = "(no operation)"
 _MAX_VIOLATIONS: Final = 1000
+_MAX_BODY_CHARS: Final = 16_384  # a longer body is redacted, then kept around what its violation names
 
 
 @dataclass(slots=True)
@@ -54,10 +68,11 @@ class ConformanceReport:
         self.rejected = 0
         self.upstream_answered = 0  # requests the upstream answered (any status)
         self.upstream_failures: Counter[str] = Counter()  # requests it failed to answer, by how
+        self.exchanges: list[dict[str, Any]] = []  # each request with a kept violation: what was sent, what came back
+        self.argv: list[str] = list(sys.argv)  # the command line, redacted when written
 
     def add(self, exchange: Exchange, created_id: str | None = None) -> None:
-        """Account for one finished exchange."""
-        self.requests += 1
+        """Account for one finished exchange (counted last: a reader that sees it counted sees all of it)."""
         stats = self.routes.setdefault(exchange.operation_id or UNKNOWN_ROUTE, _RouteStats())
         stats.requests += 1
         stats.answers[exchange.answer] += 1
@@ -70,6 +85,7 @@ class ConformanceReport:
             self.upstream_answered += 1
         if exchange.request_violations:
             stats.non_conforming_requests += 1
+        kept = len(self.violations)
         for side, found, counter in (
             ("request", exchange.request_violations, stats.request_violations),
             ("response", exchange.response_violations, stats.response_violations),
@@ -81,19 +97,47 @@ class ConformanceReport:
                     continue
                 self.violations.append(
                     {
-                        "request": exchange.seq,
-                        "client": exchange.client,
-                        "method": exchange.method,
-                        "path": exchange.path,
-                        "operation": exchange.operation_id,
-                        "status": exchange.status,
+                        **_identity(exchange),
                         "side": side,
                         "kind": violation.kind,
                         "where": violation.where,
                         "message": violation.message,
                     }
                 )
+        if len(self.violations) > kept:
+            self.exchanges.append(self._detail(exchange))
+        if exchange.request_headers is not None:  # the observer keeps exchanges: not their bodies
+            exchange = replace(
+                exchange, request_headers=None, request_body=b"", response_headers=None, response_body=None
+            )
         self.observer.observe(exchange, created_id)
+        self.requests += 1
+
+    def _detail(self, exchange: Exchange) -> dict[str, Any]:
+        """What was sent and what came back, for a request with a violation (headers redacted by name now)."""
+        sent = self.redactor.headers(dict(exchange.request_headers or {}))
+        got = None if exchange.response_headers is None else self.redactor.headers(dict(exchange.response_headers))
+        return {
+            **_identity(exchange),
+            "answer": exchange.answer,
+            "request_headers": sent,
+            "request_body": self._body(exchange.request_body, exchange.request_violations),
+            "response_headers": got,
+            "response_body": None
+            if exchange.response_body is None
+            else self._body(exchange.response_body, exchange.response_violations),
+        }
+
+    def _body(self, body: bytes, violations: tuple[Violation, ...]) -> dict[str, Any]:
+        """``{"text", "needle", "bytes"}``: the body as text (JSON indented), what its violation names, its size."""
+        text = body.decode("utf-8", "replace")
+        if len(text) <= _MAX_BODY_CHARS:
+            with contextlib.suppress(ValueError):
+                text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        needle = _needle(text, violations)
+        if len(text) > _MAX_BODY_CHARS:  # redact first, then shorten (to_dict redacts the rest later)
+            text = around(self.redactor(text), needle, _MAX_BODY_CHARS)
+        return {"text": text, "needle": needle, "bytes": len(body)}
 
     # -- totals -------------------------------------------------------------------------------
     @property
@@ -196,6 +240,8 @@ class ConformanceReport:
             ],
             "violations": self.violations,
             "omitted_violations": self.omitted_violations,
+            "exchanges": self.exchanges,
+            "command": command_line(_shown_argv(self.argv), self.redactor),
         }
         redacted: dict[str, Any] = redact_data(data, self.redactor)
         return redacted
@@ -204,17 +250,9 @@ class ConformanceReport:
         """A readable summary of ``to_dict()``."""
         return _text(self.to_dict())
 
-    def to_html(self) -> str:
-        """The same summary as a standalone HTML page."""
-        data = self.to_dict()
-        verdict = "passed" if data["passed"] else "failed"
-        return (
-            "<!doctype html>\n<html lang=en><meta charset=utf-8>"
-            f"<title>canvas-ai-harness conformance report: {verdict}</title>"
-            "<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em}"
-            "pre{background:#f6f8fa;padding:1em;white-space:pre-wrap}</style>\n"
-            f"<h1>Conformance report: {verdict}</h1>\n<pre>{html.escape(_text(data))}</pre>\n</html>\n"
-        )
+    def to_html(self, json_name: str | None = None) -> str:
+        """The self-contained HTML page (``proxy/page.py``); ``json_name`` is linked when given."""
+        return render_page(self.to_dict(), json_name)
 
 
 def write_report(report: ConformanceReport, path: Path) -> list[Path]:
@@ -225,8 +263,41 @@ def write_report(report: ConformanceReport, path: Path) -> list[Path]:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     text_path, html_path = path.with_suffix(".txt"), path.with_suffix(".html")
     text_path.write_text(_text(data), encoding="utf-8")
-    html_path.write_text(report.to_html(), encoding="utf-8")
+    html_path.write_text(render_page(data, path.name), encoding="utf-8")
     return [path, text_path, html_path]
+
+
+def _identity(exchange: Exchange) -> dict[str, Any]:
+    """Which request: its number, client, method, path, operation and status (as violations name it)."""
+    return {
+        "request": exchange.seq,
+        "client": exchange.client,
+        "method": exchange.method,
+        "path": exchange.path,
+        "operation": exchange.operation_id,
+        "status": exchange.status,
+    }
+
+
+def _needle(text: str, violations: tuple[Violation, ...]) -> str | None:
+    """Where a body shows what its first body violation names: ``"role"`` (JSON) or ``message=`` (a form)."""
+    for violation in violations:
+        if violation.where.startswith("body."):
+            key = re.split(r"[.\[]", violation.where)[-1]
+            for needle in (f'"{key}"', f"{key}="):
+                if needle in text:
+                    return needle
+    return None
+
+
+def _shown_argv(argv: list[str]) -> list[str]:
+    """The command as typed: ``canvas-ai-harness proxy ...`` for the console script and ``python -m``."""
+    if not argv:
+        return ["canvas-ai-harness", "proxy"]
+    first = os.path.basename(argv[0])
+    if first == "canvas-ai-harness" or argv[0].endswith(os.path.join("canvas_ai_harness", "__main__.py")):
+        first = "canvas-ai-harness"
+    return [first, *argv[1:]]
 
 
 def _iso(moment: datetime) -> str:
@@ -261,6 +332,11 @@ def _text(data: dict[str, Any]) -> str:
         "",
         f"Answers the client met: {_counts(data['answers_met'])}",
         f"Answers it never met: {', '.join(data['answers_not_met']) or '-'}",
+        *[
+            f"  {label}: proxy --mock {MEET_WITH_MOCK[label]}"
+            for label in data["answers_not_met"]
+            if label in MEET_WITH_MOCK
+        ],
         "",
         "Client behaviour:",
     ]

@@ -12,6 +12,7 @@ import contextlib
 import socket
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from canvas_ai_harness.budgets import ConnectionLimits
@@ -19,6 +20,9 @@ from canvas_ai_harness.errors import ConfigError, TargetUnreachable
 from canvas_ai_harness.proxy.app import Proxy, ProxyConfig, create_app
 from canvas_ai_harness.proxy.report import ConformanceReport
 from canvas_ai_harness.serving import UvicornServer
+
+if TYPE_CHECKING:
+    from canvas_ai_harness.mock import MockConfig
 
 __all__ = ["SHUTDOWN_GRACE_S", "ProxyServer", "check_upstream", "run_proxy"]
 
@@ -80,19 +84,22 @@ def run_proxy(
     *,
     host: str = "127.0.0.1",
     port: int = 8081,
-    mock: bool = False,
+    mock: bool | MockConfig = False,
     announce: Callable[[str], None] = print,
+    banner: Callable[[str, str, Any], str] | None = None,
 ) -> ConformanceReport:
     """Serve the proxy in the foreground and return its finished report.
 
-    With ``mock``, the embedded mock Canvas runs in this process on a free port and is the
-    upstream (``config.upstream`` is ignored); its tokens are redacted like any other.
+    With ``mock`` (``True``, or the ``MockConfig`` to run it with), the embedded mock Canvas runs in
+    this process on a free port and is the upstream (``config.upstream`` is ignored); its tokens are
+    redacted like any other in the report. ``banner(proxy_url, mock_url, target)``, when given, is
+    announced once the proxy listens (the CLI prints the mock's fixed tokens and a ``curl`` line).
     """
     server = None
     if mock:
         from canvas_ai_harness.mock import MockServer
 
-        server = MockServer().start()
+        server = MockServer(None if mock is True else mock).start()
         target = server.target()
         config = replace(config, upstream=server.url, secrets=(*config.secrets, *target.secrets()))
     else:
@@ -102,6 +109,8 @@ def run_proxy(
         strict = " (strict: non-conforming requests answered 400)" if config.strict else ""
         limit = f"; stops after {config.max_requests} requests" if config.max_requests else ""
         announce(f"Proxy on {proxy.url} -> {config.upstream}{' (embedded mock)' if mock else ''}{strict}{limit}")
+        if server is not None and banner is not None:
+            announce(banner(proxy.url, server.url, target))
         if config.report_path is not None:
             announce(f"The report goes to {config.report_path} on exit. Press Ctrl-C to stop.")
         with contextlib.suppress(KeyboardInterrupt):
