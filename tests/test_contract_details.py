@@ -129,7 +129,7 @@ def test_the_transcript_names_the_changed_message_and_where_its_text_changed() -
 
     assert problem is not None
     assert problem.path == "$.messages[0].text"
-    assert f"at character {len(prompt) + 12}" in problem.detail
+    assert f"earlier message 0 changed: its text (User) differs at character {len(prompt) + 12}" in problem.detail
     assert "light." in problem.detail and "light!" in problem.detail  # not two heads that look alike
 
 

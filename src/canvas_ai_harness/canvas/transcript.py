@@ -129,11 +129,11 @@ def first_difference(before: list[Turn], after: list[Turn], redact: Redact = str
     i, field_name = changed
     (was_role, was), (now_role, now) = before[i], after[i]
     if field_name == "role":
-        return f"earlier message {i}'s role changed: was {was_role}, now {now_role}"
+        return f"earlier message {i} changed: its role was {was_role}, now {now_role}"
     was_shown, now_shown = redact(repr(was)), redact(repr(now))
     at = _differ_at(was_shown, now_shown)
     return (
-        f"earlier message {i} ({now_role})'s text changed at character {max(0, at - 1)}: "
+        f"earlier message {i} changed: its text ({now_role}) differs at character {max(0, at - 1)}: "
         f"was {_short(was, redact, at=at)}, now {_short(now, redact, at=at)}"
     )
 
