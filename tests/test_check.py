@@ -45,6 +45,9 @@ def test_broken_canvas_fails_the_check_naming_the_contract(
     assert "load: " in out and "load: not started" not in out
     assert (tmp_path / "r" / "contract" / "junit.xml").is_file()
     assert (tmp_path / "r" / "load").is_dir()
+    index = (tmp_path / "r" / "index.html").read_text("utf-8")
+    assert "Check: FAIL" in index and 'data-verdict="FAIL"' in index  # the contract part's row
+    assert 'href="contract/contract-report.html"' in index and 'href="load/load-report.html"' in index
     assert server.service.store.active_count == 0
 
 

@@ -402,6 +402,9 @@ def test_an_interrupted_live_diff_still_writes_its_reports(
     reports = tmp_path / "reports"
     assert main(["diff", str(saved), str(live), "--report-dir", str(reports)]) == EXIT_INTERRUPTED
     assert json.loads((reports / "diff-report.json").read_text("utf-8"))["interrupted"] is True
+    page = (reports / "diff-report.html").read_text("utf-8")
+    assert "Snapshot diff: INTERRUPTED" in page and f'data-exit-code="{EXIT_INTERRUPTED}"' in page
+    assert str(live) in page  # the command line and the sides
     assert "INTERRUPTED" in summary.read_text("utf-8")
     assert not [c for c in canvas.server.service.store.snapshot() if c.active]
 

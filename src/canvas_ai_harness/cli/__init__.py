@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script's entry point)."""
     try:
         with sigterm_as_interrupt():  # a cancelled CI job stops a run as Ctrl-C does: reports, clean-up, 130
-            result = cli.main(args=argv, prog_name="canvas-ai-harness", standalone_mode=False)
+            args = sys.argv[1:] if argv is None else list(argv)
+            result = cli.main(args=args, prog_name="canvas-ai-harness", standalone_mode=False, obj={"argv": args})
     except HarnessError as exc:
         click.echo(f"canvas-ai-harness: error: {exc}", err=True)
         return exc.exit_code

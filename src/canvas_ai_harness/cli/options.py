@@ -36,6 +36,7 @@ __all__ = [
     "profile_option",
     "selection_options",
     "server_limit_options",
+    "typed_command",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -111,6 +112,16 @@ def option(name: str, **changes: Any) -> Callable[[F], F]:
         show_envvar=True,
         **_click_type(spec),
     )
+
+
+def typed_command() -> list[str]:
+    """The running command as the user typed it (``main`` keeps its argv), for a report's header.
+
+    Not redacted: the report redacts it part by part (``htmlreport.command_line``).
+    """
+    ctx = click.get_current_context()
+    argv = (ctx.find_root().obj or {}).get("argv")
+    return ["canvas-ai-harness", *argv] if argv is not None else ctx.command_path.split()
 
 
 def prefixed_option(prefix: str, flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:

@@ -21,6 +21,7 @@ from canvas_ai_harness.cli.options import (
     prefixed_option,
     profile_option,
     selection_options,
+    typed_command,
 )
 from canvas_ai_harness.config import PROFILE_CHOICES
 from canvas_ai_harness.load.options import LOAD_OPTIONS
@@ -97,7 +98,7 @@ def load(target: Path | None, **options: Any) -> int:
     "report_dir",
     default=None,
     env="CANVAS_AI_REPORT_DIR",
-    help="Write contract-report.json and contract-summary.txt here.",
+    help="Write contract-report.html, contract-report.json and contract-summary.txt here.",
 )
 @max_llm_calls_option(
     "AI calls (creates, post_messages) allowed; 0: no limit. Default: none on the mock, 150 otherwise."
@@ -126,7 +127,7 @@ def contract(target: Path | None, junit_xml: Path | None, **settings: Any) -> in
     "report_dir",
     default=Path("check-report"),
     env="CANVAS_AI_CHECK_REPORT_DIR",
-    help="Reports go to DIR/contract and DIR/load.",
+    help="Reports go to DIR/contract and DIR/load; DIR/index.html links them.",
 )
 @option("seed", help="Seed for a repeatable run.")
 @max_llm_calls_option("AI calls the contract suite may make; 0: no limit. Default: none on the mock, 150 otherwise.")
@@ -140,7 +141,7 @@ def check(target: Path | None, **options: Any) -> int:
     """The main job: the contract suite, then a short load run; one summary, one exit code."""
     from canvas_ai_harness.check import CheckOptions, run_check
 
-    settings = CheckOptions(target_path=None if target is None else str(target), **options)
+    settings = CheckOptions(target_path=None if target is None else str(target), argv=tuple(typed_command()), **options)
     result = run_check(settings, echo=lambda line: click.echo(f"check: {line}", err=True))
     click.echo(result.render())
     return result.exit_code

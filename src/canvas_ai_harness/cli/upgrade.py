@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from canvas_ai_harness.cli.options import A_FILE, max_creates_option, option, prefixed_option
+from canvas_ai_harness.cli.options import A_FILE, max_creates_option, option, prefixed_option, typed_command
 
 __all__ = ["diff", "snapshot"]
 
@@ -55,14 +55,19 @@ def snapshot(target: Path | None, out: Path, seed: int | None, max_creates: int 
     "report_dir",
     default=None,
     env="CANVAS_AI_DIFF_REPORT_DIR",
-    help="Write diff-report.md and diff-report.json here.",
+    help="Write diff-report.md, diff-report.json and diff-report.html here.",
 )
 def diff(before: Path, after: Path, allow: Path | None, report_dir: Path | None) -> int:
     """Compare two snapshots (a target file is snapshotted now); exit 1 on a breaking difference."""
     from canvas_ai_harness.snapshot.run import run_diff
 
     result = run_diff(
-        before, after, allow=allow, report_dir=report_dir, echo=lambda line: click.echo(f"diff: {line}", err=True)
+        before,
+        after,
+        allow=allow,
+        report_dir=report_dir,
+        echo=lambda line: click.echo(f"diff: {line}", err=True),
+        argv=typed_command(),
     )
     click.echo(result.text)
     return result.exit_code

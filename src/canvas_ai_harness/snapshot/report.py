@@ -1,10 +1,11 @@
-"""The diff's reports: text for the terminal, Markdown for a CI job summary or a merge request, JSON.
+"""The diff's reports: text for the terminal, Markdown for a CI job summary or a merge request, JSON, HTML.
 
 ``render_text`` and ``render_markdown`` list, per route and scenario, the breaking, additive and
 allowed differences, the profile change with its rows, what was not compared, and the verdict.
-``write_reports(comparison, report_dir)`` writes ``diff-report.md`` and ``diff-report.json``
-there, and appends the Markdown to ``$GITHUB_STEP_SUMMARY`` when that is set. Every string is
-redacted before it is written (``redact_data``).
+``write_reports(comparison, report_dir)`` writes ``diff-report.md``, ``diff-report.json`` and
+``diff-report.html`` (``page.py``: the same for a person, self-contained) there, and appends the
+Markdown to ``$GITHUB_STEP_SUMMARY`` when that is set. Every string is redacted before it is
+written (``redact_data``); an interrupted diff writes all three too (``write_interrupted``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Any, Final
 
 from canvas_ai_harness.errors import ConfigError
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, verdict_word
-from canvas_ai_harness.redact import redact_data
+from canvas_ai_harness.htmlreport import write_html
+from canvas_ai_harness.redact import Redactor, redact_data
 from canvas_ai_harness.snapshot.diff import NOT_EXERCISED, Comparison, Difference
+from canvas_ai_harness.snapshot.page import TEMPLATE, interrupted_context, page_context
 
 __all__ = [
     "SUMMARY_ENV",
@@ -185,7 +188,13 @@ def to_json(comparison: Comparison, before: str, after: str) -> dict[str, Any]:
     }
 
 
-def write_interrupted(before: str, after: str, report_dir: Path | None, env: dict[str, str] | None = None) -> None:
+def write_interrupted(
+    before: str,
+    after: str,
+    report_dir: Path | None,
+    env: dict[str, str] | None = None,
+    command: str = "canvas-ai-harness diff",
+) -> None:
     """The reports of a diff interrupted while it took a live snapshot: no comparison, exit 130."""
     line = f"INTERRUPTED (exit {EXIT_INTERRUPTED}): stopped while taking a snapshot; {before} and {after} not compared"
     markdown = f"## Canvas AI Conversations: snapshot diff\n\n**{line}**\n"
@@ -195,10 +204,14 @@ def write_interrupted(before: str, after: str, report_dir: Path | None, env: dic
         "exit_code": EXIT_INTERRUPTED,
         "interrupted": True,
     }
-    _write(markdown, data, report_dir, dict(os.environ) if env is None else env)
+    redactor = Redactor()  # the sides' tokens are unknown here: the patterns of a token still apply
+    html = redact_data(interrupted_context(before, after, command), redactor)
+    _write(markdown, data, html, report_dir, dict(os.environ) if env is None else env)
 
 
-def _write(markdown: str, data: dict[str, Any], report_dir: Path | None, env: dict[str, str]) -> list[Path]:
+def _write(
+    markdown: str, data: dict[str, Any], html: dict[str, Any], report_dir: Path | None, env: dict[str, str]
+) -> list[Path]:
     written: list[Path] = []
     try:
         if report_dir is not None:
@@ -206,6 +219,7 @@ def _write(markdown: str, data: dict[str, Any], report_dir: Path | None, env: di
             (report_dir / "diff-report.md").write_text(markdown, "utf-8")
             (report_dir / "diff-report.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", "utf-8")
             written += [report_dir / "diff-report.md", report_dir / "diff-report.json"]
+            written.append(write_html(report_dir / "diff-report.html", TEMPLATE, html))
         summary = env.get(SUMMARY_ENV)
         if summary:
             with open(summary, "a", encoding="utf-8") as handle:
@@ -223,9 +237,14 @@ def write_reports(
     report_dir: Path | None,
     redactor: Callable[[str], str],
     env: dict[str, str] | None = None,
+    command: str = "canvas-ai-harness diff",
 ) -> list[Path]:
-    """Write the Markdown and JSON reports; append the Markdown to ``$GITHUB_STEP_SUMMARY`` if set."""
+    """Write the Markdown, JSON and HTML reports; append the Markdown to ``$GITHUB_STEP_SUMMARY`` if set.
+
+    ``command``: the command line, already redacted (``htmlreport.command_line``), for the HTML's header.
+    """
     env = dict(os.environ) if env is None else env
     markdown = redactor(render_markdown(comparison, before, after))
     data = redact_data(to_json(comparison, before, after), redactor)
-    return _write(markdown, data, report_dir, env)
+    html = redact_data(page_context(comparison, before, after, command, exit_code(comparison)), redactor)
+    return _write(markdown, data, html, report_dir, env)

@@ -10,11 +10,12 @@ A setup error (an unreadable file, another format or format version, a bad allow
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from canvas_ai_harness.errors import ConfigError
+from canvas_ai_harness.htmlreport import command_line
 from canvas_ai_harness.redact import Redactor
 from canvas_ai_harness.snapshot.allow import apply_allowances, load_allow_file
 from canvas_ai_harness.snapshot.diff import Comparison, compare
@@ -62,8 +63,12 @@ def run_diff(
     allow: Path | None = None,
     report_dir: Path | None = None,
     echo: Echo | None = None,
+    argv: Sequence[str] = ("canvas-ai-harness", "diff"),
 ) -> DiffResult:
-    """Compare two snapshots (taking a live one for a target file) and write the reports."""
+    """Compare two snapshots (taking a live one for a target file) and write the reports.
+
+    ``argv``: the command as typed, shown (redacted) at the top of ``diff-report.html``.
+    """
     allowances = load_allow_file(allow) if allow is not None else []  # a bad allow file fails before any request
     if report_dir is not None:
         _writable_dir(report_dir, f"--report-dir {report_dir}")
@@ -72,13 +77,14 @@ def run_diff(
         two = read_side(after, echo=echo)
     except KeyboardInterrupt:
         # The conversations are ended already (the session's close); the reports still say what happened.
-        write_interrupted(str(before), str(after), report_dir)
+        write_interrupted(str(before), str(after), report_dir, command=command_line(argv, Redactor()))
         raise
     comparison = compare(one.document, two.document)
     apply_allowances(comparison, allowances)
     redactor = Redactor(one.secrets + two.secrets)
     text = redactor(render_text(comparison, one.label, two.label))
-    reports = write_reports(comparison, one.label, two.label, report_dir, redactor)
+    command = command_line(argv, redactor)
+    reports = write_reports(comparison, one.label, two.label, report_dir, redactor, command=command)
     return DiffResult(comparison, text, reports, (one, two))
 
 
