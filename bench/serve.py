@@ -3,8 +3,10 @@
 ``python bench/serve.py --app mock --server uvicorn --port 8099`` serves the mock Canvas exactly
 as ``canvas-ai-harness mock`` does (``MockServer``: Starlette on uvicorn, which picks httptools
 and uvloop when installed), after filling it with load students and their conversations. ``--app
-minimal`` serves a one-route Starlette app answering ``{"ok": true}`` on the same server with the
-same settings: the ceiling the mock is compared with. ``--server granian`` swaps uvicorn for
+minimal`` serves a small Starlette app (``GET /ok`` answers ``{"ok": true}``, ``POST /ok`` parses a
+JSON body first) on the mock's very stack (``serving.UvicornServer`` with its connection limits):
+the ceiling the mock is compared with; ``--plain`` serves it on plain uvicorn instead (the
+benchmark's earlier baseline). ``--server granian`` swaps uvicorn for
 granian's embedded server (one Python event loop, one Rust I/O thread), for both apps.
 
 The conversations are built in-process through ``CanvasService.respond`` before the socket
@@ -29,11 +31,12 @@ from starlette.routing import Route
 from canvas_ai_harness.budgets import KEEP_ALIVE_S
 from canvas_ai_harness.mock import ApiRequest, CanvasService, MockConfig, MockServer
 from canvas_ai_harness.mock.app import create_app
+from canvas_ai_harness.serving import UvicornServer
 
 COURSE, EXPERIENCE = 101, 7
 CONVERSATIONS = f"/api/v1/courses/{COURSE}/ai_experiences/{EXPERIENCE}/conversations"
 MESSAGE = "I think the leaf turns sunlight into sugar"
-# uvicorn settings of MockServer (serving.UvicornServer), so the minimal app runs on the same stack.
+# uvicorn settings of MockServer (serving.UvicornServer) for --plain and granian, minus its connection limits.
 UVICORN_OPTIONS: dict[str, Any] = {
     "log_level": "warning",
     "access_log": False,
@@ -43,12 +46,20 @@ UVICORN_OPTIONS: dict[str, Any] = {
 
 
 def minimal_app() -> Starlette:
-    """The smallest Starlette app that still routes and serialises JSON."""
+    """The smallest Starlette app that still routes and serialises JSON.
+
+    ``GET /ok`` answers ``{"ok": true}``; ``POST /ok`` reads and parses a JSON body (postMessage's)
+    first, then answers the same: the least a POST endpoint does.
+    """
 
     async def ok(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
-    return Starlette(routes=[Route("/ok", ok, methods=["GET"])])
+    async def ok_post(request: Request) -> JSONResponse:
+        body = await request.json()
+        return JSONResponse({"ok": isinstance(body, dict)})
+
+    return Starlette(routes=[Route("/ok", ok, methods=["GET"]), Route("/ok", ok_post, methods=["POST"])])
 
 
 def _conversation(service: CanvasService, token: str, posts: int) -> int:
@@ -95,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--app", choices=["mock", "minimal"], required=True)
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="minimal app on plain uvicorn (no connection limits) rather than serving.UvicornServer, the mock's stack",
+    )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--post-students", type=int, default=0, help="students with a fresh conversation each")
     parser.add_argument("--get-students", type=int, default=0, help="students with a 10-message conversation each")
@@ -115,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         app: Any = create_app(service)
     else:
         app = minimal_app()
+        if args.server == "uvicorn" and not args.plain:
+            # The mock's own stack: UvicornServer with its default ConnectionLimits (the bounded
+            # httptools protocol), its heap frozen as MockServer.serve_forever freezes it.
+            UvicornServer(app, port=args.port, lifespan="off").serve_forever()
+            return 0
 
     if args.server == "uvicorn":
         import uvicorn

@@ -1,3 +1,3 @@
-"""Load the contract suite's pytest plugin (options, session, fixtures, reports)."""
+"""Load the contract suite's pytest plugins: options, session, fixtures, reports; the live progress line."""
 
-pytest_plugins = ["canvas_ai_harness.contract.plugin"]
+pytest_plugins = ["canvas_ai_harness.contract.plugin", "canvas_ai_harness.contract.live"]

@@ -92,6 +92,11 @@ def test_the_suite_names_the_check_a_fault_breaks(
     assert run.code == 1, run.output
     assert FAULTS[fault].detected_by in run.failed_checks, run.output
     assert f"[{FAULTS[fault].detected_by}]" in run.output  # the summary names it too
+    findings = [f for failure in run.report["failures"] for f in failure["findings"]]
+    # every failure says where the answer departs from the rule, and what it held there
+    assert all(f["path"] and f["expected_value"] and f["got_value"] for f in findings), findings
+    broken = next(f for f in findings if f["check"] == FAULTS[fault].detected_by)
+    assert f"at {broken['path']}: expected {broken['expected_value']}" in run.output
 
 
 @pytest.mark.parametrize(

@@ -157,6 +157,8 @@ def test_an_interrupted_run_writes_its_reports_and_ends_its_conversations(
     assert process.returncode == 130, output.decode()
     report = json.loads((tmp_path / "reports" / "contract-report.json").read_text())
     assert report["outcome"] == "interrupted" and report["exit_code"] == 130
+    page = (tmp_path / "reports" / "contract-report.html").read_text("utf-8")
+    assert 'data-verdict="INTERRUPTED"' in page and 'data-exit-code="130"' in page
     assert (tmp_path / "junit.xml").is_file()
     assert server.service.store.active_count == 0
     assert report["cleanup"]["left_open"] == []

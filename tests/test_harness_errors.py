@@ -64,6 +64,9 @@ def test_a_bug_in_a_contract_scenario_is_a_harness_error_not_a_broken_contract(
     assert all(e["test"] not in {f["test"] for f in report["failures"]} for e in report["harness_errors"])
     text = (reports / "contract-report.json").read_text("utf-8")
     assert STUDENT_TOKEN not in text and TEACHER_TOKEN not in text
+    page = (reports / "contract-report.html").read_text("utf-8")  # the page is written too, and says so
+    assert 'data-verdict="HARNESS ERROR"' in page and f'data-exit-code="{EXIT_HARNESS}"' in page
+    assert "KeyError: &#39;id&#39;" in page and STUDENT_TOKEN not in page and TEACHER_TOKEN not in page
 
 
 def test_without_a_report_dir_the_tracebacks_still_land_in_a_file(

@@ -23,7 +23,10 @@ up the descriptors). ``serving.bounded_protocol(limits)`` is uvicorn's protocol 
   (when no answer has started) and the connection is closed;
 - at most ``max_idle_connections`` connections are idle or still sending a request; a new
   connection past it closes the one that has waited longest. Connections whose request is being
-  answered do not count;
+  answered do not count. By default the proxy's is half the open-file limit, at most 1,000; the
+  mock, which a load rehearsal fills with tens of thousands of students who keep their
+  connections while they think, first raises its open-file limit (``raise_open_file_limit``)
+  and takes all of it but a reserve (``default_idle_connections(None)``);
 - an idle keep-alive connection is closed ``keep_alive_s`` after its last answer (uvicorn's
   ``timeout_keep_alive``).
 
@@ -33,20 +36,24 @@ the CLI's ``--help`` shows these defaults.
 
 from __future__ import annotations
 
+import contextlib
 import resource
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
     "DEFAULT_HEADER_BYTES",
     "DEFAULT_READ_TIMEOUT_S",
     "KEEP_ALIVE_S",
     "MOCK_BODY_BYTES",
+    "MOCK_OPEN_FILES",
     "PROXY_BODY_BYTES",
     "STORED_BYTES",
     "STUDENTS",
     "TRANSCRIPT_BYTES",
     "ConnectionLimits",
     "default_idle_connections",
+    "raise_open_file_limit",
 ]
 
 MIB = 2**20
@@ -65,25 +72,66 @@ DEFAULT_READ_TIMEOUT_S = 15.0
 # keep their connections rather than reconnecting each turn (uvicorn's 5 s, and the 30 s before,
 # made locust open one connection per request); the same as nginx's keepalive_timeout 75 s.
 KEEP_ALIVE_S = 75.0
-_IDLE_CEILING = 1_000
+IDLE_CEILING = 1_000
+# The open-file limit the mock asks for at start: half of it idle is room for 50,000 students
+# thinking between turns (a load rehearsal's 25,000, twice over).
+MOCK_OPEN_FILES = 131_072
+IDLE_RESERVE = 1_024  # descriptors the mock keeps from idle connections, at the least
+_NR_OPEN = Path("/proc/sys/fs/nr_open")
 
 
-def default_idle_connections() -> int:
-    """Half the process's open-file limit, at most 1,000: the rest stays for requests being answered."""
+def default_idle_connections(ceiling: int | None = IDLE_CEILING) -> int:
+    """How many connections may be idle by default, from the process's open-file limit.
+
+    With a ``ceiling`` (the proxy's): half the limit, at most ``ceiling``. Without (the mock's,
+    whose load rehearsals keep a connection per thinking student): the limit less a reserve of
+    an eighth (at least ``IDLE_RESERVE``), never less than half. What is not idle stays for
+    requests being answered, files and the listening socket.
+    """
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft <= 0:
-        return _IDLE_CEILING
-    return max(1, min(_IDLE_CEILING, soft // 2))
+        soft = MOCK_OPEN_FILES
+    if ceiling is not None:
+        return max(1, min(ceiling, soft // 2))
+    return max(1, soft // 2, soft - max(IDLE_RESERVE, soft // 8))
+
+
+def raise_open_file_limit(wanted: int = MOCK_OPEN_FILES) -> int:
+    """Raise this process's open-file limit toward ``wanted``; return the soft limit now in force.
+
+    The soft limit goes up to the hard one; a process allowed to (root) raises the hard limit
+    too, up to the kernel's ``fs.nr_open``. Never lowers a limit; one it may not raise stays.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    infinity = resource.RLIM_INFINITY
+    if soft == infinity or soft >= wanted:
+        return soft
+    if hard != infinity and hard < wanted:
+        ceiling = wanted
+        with contextlib.suppress(OSError, ValueError):
+            ceiling = min(wanted, int(_NR_OPEN.read_text().split()[0]))
+        with contextlib.suppress(OSError, ValueError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, max(hard, ceiling)))
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    target = wanted if hard == infinity else min(wanted, hard)
+    with contextlib.suppress(OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, target), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 @dataclass(slots=True, frozen=True)
 class ConnectionLimits:
-    """Per-connection budgets of a server; ``max_idle_connections=None`` is ``default_idle_connections()``."""
+    """Per-connection budgets of a server.
+
+    ``max_idle_connections=None`` is ``default_idle_connections(idle_ceiling)``: half the
+    open-file limit, at most ``idle_ceiling`` (``None``: no ceiling, the mock's).
+    """
 
     max_header_bytes: int = DEFAULT_HEADER_BYTES
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     max_idle_connections: int | None = None
     keep_alive_s: float = KEEP_ALIVE_S
+    idle_ceiling: int | None = IDLE_CEILING
 
     def __post_init__(self) -> None:
         if self.max_header_bytes < 1:
@@ -97,4 +145,4 @@ class ConnectionLimits:
 
     @property
     def idle_connections(self) -> int:
-        return self.max_idle_connections or default_idle_connections()
+        return self.max_idle_connections or default_idle_connections(self.idle_ceiling)

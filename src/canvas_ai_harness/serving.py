@@ -130,6 +130,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._crossed = False  # a head or a message ended in the bytes being parsed
         self._refused = False
         self._deadline: asyncio.TimerHandle | None = None
+        self._chunk = 0  # bytes of the data_received call being parsed
 
     # -- waiting connections and the read deadline --------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -202,6 +203,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._refused:
             return  # answered 431; what still comes is dropped
         self._crossed = False
+        self._chunk = len(data)
         super().data_received(data)
         if self._receiving and self._deadline is None and not self.transport.is_closing():
             # A request began in these bytes and is not complete: its deadline runs from now. (A
@@ -227,8 +229,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head, self._crossed = False, True
         # The line and headers as the parser reported them (uvicorn keeps each whole; lower-casing
         # a name keeps its length): one sum here, rather than a Python callback of ours per header.
-        parsed = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
-        if parsed > self.limits.max_header_bytes:  # a head over the budget that came in one piece
+        # They are no longer than the bytes received since the head began, so when those fit the
+        # budget (a request that came in one small read, the usual case) there is nothing to add up.
+        budget = self.limits.max_header_bytes
+        if self._head_bytes + self._chunk > budget and (
+            len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers) > budget
+        ):  # a head over the budget that came in one piece
             self._refused = True
             self._linger(_TOO_LARGE)
             # Stop the parser: httptools raises an HttpParserError, which uvicorn would log as an
@@ -287,15 +293,21 @@ class UvicornServer:
         self._socket = listen(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
         self.limits = limits or ConnectionLimits()
+        self._protocol = bounded_protocol(self.limits)
         options = {
             "log_level": "warning",
             "access_log": False,
             "timeout_keep_alive": self.limits.keep_alive_s,
-            "http": bounded_protocol(self.limits),
+            "http": self._protocol,
             **uvicorn_options,
         }
         self._server = uvicorn.Server(uvicorn.Config(app, **options))
         self._thread: threading.Thread | None = None
+
+    @property
+    def idle_cap(self) -> int:
+        """How many connections may be idle or still sending a request before the oldest is closed."""
+        return self._protocol.idle_cap
 
     @property
     def url(self) -> str:
@@ -411,19 +423,23 @@ async def read_body(headers: dict[str, str], receive: Any, limit: int) -> bytes 
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return None
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        # The usual case: the whole body (or none) in one message; no list to join.
+        whole: bytes = message.get("body", b"")
+        return None if len(whole) > limit else whole
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientLeft
-        if message["type"] != "http.request":
-            continue
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        if chunk:
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+        if message["type"] == "http.request":
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        message = await receive()

@@ -31,6 +31,7 @@ __all__ = [
     "USER_TEXT",
     "Problem",
     "Turn",
+    "changed_message",
     "check",
     "first_difference",
     "hidden_ids",
@@ -54,11 +55,18 @@ Redact = Callable[[str], str]  # hides secrets in a text (canvas_ai_harness.reda
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One broken transcript rule: what was seen and what Canvas gives."""
+    """One broken transcript rule: what was seen and what Canvas gives.
+
+    ``path`` says where in the answer (``$.messages[3].text``; a slice ``$.messages[2:]`` for what
+    a turn appended), and ``expected_value`` / ``got_value`` what it should hold and held there.
+    """
 
     rule: str
     detail: str
     expected: str = ""
+    path: str = ""
+    expected_value: Any = None
+    got_value: Any = None
 
 
 def turns(body: Any) -> list[Turn] | None:
@@ -82,23 +90,78 @@ def hidden_ids(value: Any, where: str = "") -> Iterator[str]:
             yield from hidden_ids(item, f"{where}[{i}]")
 
 
-def _short(text: Any, redact: Redact, limit: int = 80) -> str:
+def _short(text: Any, redact: Redact, limit: int = 80, at: int = 0) -> str:
     shown = redact(repr(text))  # redact, then shorten: a cut could halve a token
-    return shown if len(shown) <= limit else shown[:limit] + f"... ({len(text) if isinstance(text, str) else '?'})"
+    if len(shown) <= limit:
+        return shown
+    start = max(0, min(at - limit // 3, len(shown) - limit))
+    size = f" ({len(text) if isinstance(text, str) else '?'} characters)"
+    return (
+        ("..." if start else "") + shown[start : start + limit] + ("..." if start + limit < len(shown) else "") + size
+    )
+
+
+def _differ_at(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
+def changed_message(before: list[Turn], after: list[Turn]) -> tuple[int, str] | None:
+    """The first earlier message ``after`` changed, and which of its fields (``role`` or ``text``)."""
+    for i, (was, now) in enumerate(zip(before, after, strict=False)):
+        if was[0] != now[0]:
+            return i, "role"
+        if was[1] != now[1]:
+            return i, "text"
+    return None
 
 
 def first_difference(before: list[Turn], after: list[Turn], redact: Redact = str) -> str:
     """How ``after`` fails to keep ``before`` as its first messages ("" when it keeps them).
 
-    ``redact`` is applied to each text before it is shortened (``canvas_ai_harness.redact``).
+    A changed text is quoted around its first differing character, after ``redact`` hid secrets
+    in it (``canvas_ai_harness.redact``): two long texts that differ late do not look alike.
     """
     if len(after) < len(before):
         return f"the transcript shrank from {len(before)} to {len(after)} messages"
-    for i, (was, now) in enumerate(zip(before, after, strict=False)):
-        if was != now:
-            was_text, now_text = _short(was[1], redact), _short(now[1], redact)
-            return f"earlier message {i} changed: was {was[0]}: {was_text}, now {now[0]}: {now_text}"
-    return ""
+    changed = changed_message(before, after)
+    if changed is None:
+        return ""
+    i, field_name = changed
+    (was_role, was), (now_role, now) = before[i], after[i]
+    if field_name == "role":
+        return f"earlier message {i} changed: its role was {was_role}, now {now_role}"
+    was_shown, now_shown = redact(repr(was)), redact(repr(now))
+    at = _differ_at(was_shown, now_shown)
+    return (
+        f"earlier message {i} changed: its text ({now_role}) differs at character {max(0, at - 1)}: "
+        f"was {_short(was, redact, at=at)}, now {_short(now, redact, at=at)}"
+    )
+
+
+def _earlier_problem(previous: list[Turn], new: list[Turn], redact: Redact) -> Problem | None:
+    difference = first_difference(previous, new, redact)
+    if not difference:
+        return None
+    changed = changed_message(previous, new)
+    if changed is None:  # it shrank
+        return Problem(
+            EARLIER_UNCHANGED, difference, "earlier messages as they were", "$.messages", len(previous), len(new)
+        )
+    i, field_name = changed
+    index = 0 if field_name == "role" else 1
+    return Problem(
+        EARLIER_UNCHANGED,
+        difference,
+        "earlier messages as they were",
+        f"$.messages[{i}].{field_name}",
+        previous[i][index],
+        new[i][index],
+    )
+
+
+def _json_path(where: str) -> str:
+    """``hidden_ids``' ``messages[1].conversation_id`` as ``$.messages[1].conversation_id``."""
+    return "$" + ("" if where.startswith("[") else ".") + where
 
 
 def check(
@@ -116,7 +179,9 @@ def check(
     if operation_id in (routes.CREATE, routes.ACTIVE, routes.POST_MESSAGE):
         where = list(hidden_ids(body))
         found[NO_AI_ID] = (
-            Problem(NO_AI_ID, f"the AI service's id at {', '.join(where)}", "in show only") if where else None
+            Problem(NO_AI_ID, f"the AI service's id at {', '.join(where)}", "in show only", _json_path(where[0]))
+            if where
+            else None
         )
     new = turns(body)
     if new is None:
@@ -125,13 +190,19 @@ def check(
         roles = [role for role, _ in new]
         ok = roles == TURN_ROLES
         found[NEW_TRANSCRIPT] = (
-            None if ok else Problem(NEW_TRANSCRIPT, f"a new transcript of roles {roles}", "[User, Assistant]")
+            None
+            if ok
+            else Problem(
+                NEW_TRANSCRIPT,
+                f"a new transcript of roles {roles}",
+                "[User, Assistant]",
+                "$.messages[*].role",
+                TURN_ROLES,
+                roles,
+            )
         )
     if operation_id in (routes.POST_MESSAGE, routes.ACTIVE, routes.SHOW) and previous is not None:
-        difference = first_difference(previous, new, redact)
-        found[EARLIER_UNCHANGED] = (
-            Problem(EARLIER_UNCHANGED, difference, "earlier messages as they were") if difference else None
-        )
+        found[EARLIER_UNCHANGED] = _earlier_problem(previous, new, redact)
     if operation_id == routes.POST_MESSAGE:
         roles = [role for role, _ in new[-2:]]
         grew = len(new) - len(previous) if previous is not None else None
@@ -145,18 +216,26 @@ def check(
                 TURN_APPENDS,
                 f"{before}{len(new)} after (the transcript {grown}appended roles {roles})",
                 "the previous transcript plus [User, Assistant]",
+                f"$.messages[{len(previous) if previous is not None else max(0, len(new) - 2)}:]",
+                TURN_ROLES,
+                [role for role, _ in new[len(previous) :]] if previous is not None else roles,
             )
         )
         if isinstance(sent, str) and len(new) >= 2:
             text = new[-2][1]
+            at = _differ_at(redact(repr(text)), redact(repr(sent)))
             found[USER_TEXT] = (
                 None
                 if text == sent
                 else Problem(
                     USER_TEXT,
-                    f"{_short(text, redact)} came back for {_short(sent, redact)}: "
-                    "the appended User message is not the text that was sent",
+                    f"{_short(text, redact, at=at)} came back for {_short(sent, redact, at=at)}: "
+                    f"the appended User message is not the text that was sent (they differ at character "
+                    f"{max(0, at - 1)})",
                     "the user's message, character for character",
+                    f"$.messages[{len(new) - 2}].text",
+                    sent,
+                    text,
                 )
             )
     return found

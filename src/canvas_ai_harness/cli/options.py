@@ -193,7 +193,7 @@ def server_limit_options(env_prefix: str) -> Callable[[F], F]:
         default=None,
         type=click.IntRange(1),
         help="Connections idle or still sending a request; past it the longest-waiting is closed "
-        "[default: half the open-file limit, at most 1000].",
+        "[default: the proxy half the open-file limit, at most 1000; the mock raises the limit, keeps a reserve].",
     )
 
     def decorate(command: F) -> F:

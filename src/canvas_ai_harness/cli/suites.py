@@ -98,7 +98,7 @@ def load(target: Path | None, **options: Any) -> int:
     "report_dir",
     default=None,
     env="CANVAS_AI_REPORT_DIR",
-    help="Write contract-report.json and contract-summary.txt here.",
+    help="Write contract-report.html, contract-report.json and contract-summary.txt here.",
 )
 @max_llm_calls_option(
     "AI calls (creates, post_messages) allowed; 0: no limit. Default: none on the mock, 150 otherwise."

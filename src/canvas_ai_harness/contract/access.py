@@ -15,6 +15,7 @@ from canvas_ai_harness.canvas import answers, bodies, lifecycle, routes
 from canvas_ai_harness.canvas.requests import sis_course_ref
 from canvas_ai_harness.config import Target
 from canvas_ai_harness.contract.client import ANONYMOUS, INVALID, Exchange
+from canvas_ai_harness.contract.details import ABSENT, Detail, difference
 from canvas_ai_harness.contract.ledger import ConversationRecord, Ledger
 from canvas_ai_harness.contract.reading import int_id, is_blank_message, sent_message, snippet
 from canvas_ai_harness.contract.verdicts import Verdicts
@@ -111,7 +112,7 @@ class AccessRules:
             return
         if self.target.course_sis_id is not None and ex.param("course_id") == sis_course_ref(self.target.course_sis_id):
             found = not (ex.status == 404 and ex.json() == bodies.ROUTE_NOT_FOUND)
-            v.judge("sis-course-id-same-course", found, f"{ex.status} {snippet(ex)}", "the same answer as by id")
+            v.status("sis-course-id-same-course", ex, found, "the same answer as by id", "not the routing 404")
         if ex.identity == ANONYMOUS:
             v.expect("no-token-401", ex, (401,), bodies.UNAUTHENTICATED, www=True)
             return
@@ -128,13 +129,13 @@ class AccessRules:
         if kind is None:
             return
         if kind == "unpublished" and op in (A, C):
-            v.judge("unpublished-experience-allowed", ex.status != 404, f"{ex.status} {snippet(ex)}")
+            v.status("unpublished-experience-allowed", ex, ex.status != 404, wanted="not 404")
         experience = ex.param("ai_experience_id") or ""
         if op == A:
             self._active(ex, v, experience)
         elif op == C:
             ok = ex.status in (201, 503) or is_daily_limit(ex)
-            v.judge("create-answers-201", ok, f"{ex.status} {snippet(ex)}")
+            v.status("create-answers-201", ex, ok, wanted="201 (503 when the AI service fails)")
         else:
             self._conversation(ex, v, experience)
 
@@ -148,21 +149,23 @@ class AccessRules:
         if got_id is not None and self._someone_elses(ex, experience, got_id):
             raise self._clash(ex.identity, got_id, "answered")
         if expected is None:
-            v.judge("active-empty-after-end", body == {}, got, "200 {}")
+            v.judge("active-empty-after-end", body == {}, got, "200 {}", difference({}, body))
         else:
-            v.judge("active-returns-own-active", got_id == expected, got, f"200 with id {expected}")
+            own = Detail("$.id", expected, body.get("id", ABSENT) if isinstance(body, dict) else ABSENT)
+            v.judge("active-returns-own-active", got_id == expected, got, f"200 with id {expected}", own)
         record = self.ledger.get(got_id) if got_id is not None else None
         stale = record is not None and record.closed_by is not None
         cause = record.closed_by if stale and record else self.ledger.last_closure(ex.identity, experience)
         if cause is not None:
             name = "create-closes-previous" if cause == lifecycle.CLOSED_BY_CREATE else "destroy-closes"
-            v.judge(name, not stale, f"{got} (conversation {got_id} was closed by a {cause})")
+            closed = Detail("$.id", f"not {got_id}: it was closed by a {cause}", got_id, described=True)
+            v.judge(name, not stale, f"{got} (conversation {got_id} was closed by a {cause})", detail=closed)
 
     def _conversation(self, ex: Exchange, v: Verdicts, experience: str) -> None:
-        op, status, got = ex.operation_id or "", ex.status, f"{ex.status} {snippet(ex)}"
+        op, status = ex.operation_id or "", ex.status
         blank = is_blank_message(sent_message(ex)) if op == P else None
         if blank and 200 <= status < 300:
-            v.judge("blank-message-400", False, got, f"400 {json.dumps(bodies.BLANK_MESSAGE)}")
+            v.status("blank-message-400", ex, False, f"400 {json.dumps(bodies.BLANK_MESSAGE)}", "400")
         cid = int_id(ex.param("id"))
         record = self.ledger.get(cid) if cid is not None else None
         if record is None:
@@ -174,7 +177,8 @@ class AccessRules:
         if record.experience_id != experience:
             name = "other-experience-conversation-404"
         elif manager:
-            v.judge("teacher-reaches-any-conversation", refused is None and status not in (403, 404), got)
+            reached = refused is None and status not in (403, 404)
+            v.status("teacher-reaches-any-conversation", ex, reached, wanted="not 403 or 404")
             if op == P:
                 self._message(ex, v)
             return
@@ -188,7 +192,7 @@ class AccessRules:
         elif op == S:
             name = "show-by-student-403"
         elif op == D:
-            v.judge("destroy-closes", status == 200, got, "200: the caller's own active conversation is closed")
+            v.status("destroy-closes", ex, status == 200, "200: the caller's own active conversation is closed", "200")
             return
         else:
             self._message(ex, v)
@@ -196,7 +200,7 @@ class AccessRules:
         if refused is not None:
             v.expect(name, ex, (refused.status,), refused.body)
         else:
-            v.judge(name, status < 400, got, "the conversation")
+            v.status(name, ex, status < 400, "the conversation", "below 400")
 
     def _closed_by_someone_else(self, ex: Exchange, record: ConversationRecord) -> None:
         """The caller's own active conversation is out of its reach: ask Canvas whether someone replaced it."""
@@ -210,7 +214,7 @@ class AccessRules:
         """The caller's own conversation, which Canvas closed: what Canvas answers about it."""
         note = f" (conversation {record.id} was closed by a {record.closed_by})"
         if refused is None:
-            ok = v.judge("closed-conversation-404", ex.status < 400, f"{ex.status} {snippet(ex)}", "the conversation")
+            ok = v.status("closed-conversation-404", ex, ex.status < 400, "the conversation", "below 400")
         else:
             ok = v.expect("closed-conversation-404", ex, (refused.status,), refused.body, note=note)
             v.expect(closure_check(record), ex, (refused.status,), refused.body, note=note)
@@ -221,7 +225,6 @@ class AccessRules:
         """post_message to a conversation the caller may reach: the message decides the answer."""
         value = sent_message(ex)
         blank = is_blank_message(value)
-        got = f"{ex.status} {snippet(ex)}"
         accepted = ex.status in (200, 503) or is_daily_limit(ex)
         if blank:
             v.expect("blank-message-400", ex, (400,), bodies.BLANK_MESSAGE)
@@ -230,6 +233,6 @@ class AccessRules:
             if limit is not None and len(value) > limit:
                 v.expect("profile-message-limit", ex, (422,), self.profile.too_long)
             elif len(value) > _LONGEST_ANY_PROFILE_ACCEPTS:
-                v.judge("profile-message-limit", accepted, got, f"200 for a {len(value)}-character message")
+                v.status("profile-message-limit", ex, accepted, f"200 for a {len(value)}-character message", "200")
             else:
-                v.judge("non-blank-message-accepted", accepted, got, "200 with the whole transcript")
+                v.status("non-blank-message-accepted", ex, accepted, "200 with the whole transcript", "200")

@@ -4,17 +4,21 @@ A check never re-types a rule's data: expected bodies come from ``canvas/`` and 
 ``specs/openapi.yaml``. What a check keeps is its *name* (what reports, JUnit and the fault tests
 refer to), the *rule* it enforces, quoted from ``shared/canvas-facts.md`` or the spec, the
 *operations* it applies to, and the optional target-file fields it *needs*. A failure is a
-``ContractViolation``: "expected (the rule), got (what Canvas did)", plus a ``curl`` line that
+``ContractViolation``: "expected (the rule), got (what Canvas did)", where in the answer
+(``details.Detail``: the JSON path and both values), the exchange, and a ``curl`` line that
 reproduces it with the token redacted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["ALL_OPERATIONS", "CHECKS", "UNROUTED", "Check", "ContractViolation", "Finding", "check"]
+from canvas_ai_harness.contract.details import Detail, excerpt, needle, shown
+from canvas_ai_harness.htmlreport import around
+
+__all__ = ["ALL_OPERATIONS", "CHECKS", "UNROUTED", "Check", "ContractViolation", "Finding", "check", "where"]
 
 ACTIVE, CREATE, SHOW, POST, DESTROY = (
     "getActiveConversation",
@@ -24,6 +28,8 @@ ACTIVE, CREATE, SHOW, POST, DESTROY = (
     "deleteConversation",
 )
 ALL_OPERATIONS: Final = (ACTIVE, CREATE, SHOW, POST, DESTROY)
+_EXCERPT: Final = 1500  # characters of an answer shown around one finding's difference
+_KEPT: Final = 20_000  # characters of a failing exchange's bodies the JSON report keeps
 UNROUTED: Final = "(unrouted)"  # requests that match no operation: unknown routes and methods
 _COLLECTION: Final = (ACTIVE, CREATE)
 _BODIES: Final = (ACTIVE, CREATE, SHOW, POST)  # operations that answer with a conversation
@@ -41,15 +47,42 @@ class Check:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One check that failed on one exchange: what was expected and what happened."""
+    """One check that failed on one exchange: what was expected, what happened, and where."""
 
     check: Check
     got: str
     expected: str = ""  # the specific expectation, when the rule alone is not enough
+    detail: Detail | None = None  # the JSON path (or status, header) and the two values
 
-    def describe(self) -> str:
+    def describe(self, redact: Callable[[str], str] = str) -> str:
         expected = f"{self.expected} ({self.check.rule})" if self.expected else self.check.rule
-        return f"[{self.check.name}] expected: {expected}\n    got: {self.got}"
+        lines = [f"[{self.check.name}] expected: {expected}", f"    got: {self.got}"]
+        if self.detail is not None:
+            lines.append(f"    at {where(shown(self.detail, redact))}")
+        return "\n".join(lines)
+
+    def to_dict(self, redact: Callable[[str], str] = str) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "check": self.check.name,
+            "rule": self.check.rule,
+            "expected": self.expected or self.check.rule,
+            "got": self.got,
+            "path": None,
+            "expected_value": None,
+            "got_value": None,
+            "difference_at": None,
+            "needle": None,
+        }
+        if self.detail is not None:
+            found.update(shown(self.detail, redact), needle=needle(self.detail, redact))
+        return found
+
+
+def where(detail: dict[str, Any]) -> str:
+    """A shown detail in one line: ``$.x: expected 1, got 2 (first difference at character 7)``."""
+    at = detail.get("difference_at")
+    tail = f" (first difference at character {at})" if at is not None else ""
+    return f"{detail['path']}: expected {detail['expected_value']}, got {detail['got_value']}{tail}"
 
 
 class ContractViolation(AssertionError):
@@ -63,6 +96,7 @@ class ContractViolation(AssertionError):
         self.reproduce = reproduce
         self.request = request
         self.exchange = exchange  # the client's Exchange, for callers that still need the answer
+        self.redact: Callable[[str], str] = getattr(exchange, "redact", str)
         super().__init__(self.render())
 
     @property
@@ -70,21 +104,31 @@ class ContractViolation(AssertionError):
         return [f.check.name for f in self.findings]
 
     def render(self) -> str:
-        where = f"{self.operation}: " if self.operation else ""
-        lines = [f"{where}{self.request}"]
-        lines += [f"  {f.describe()}" for f in self.findings]
+        prefix = f"{self.operation}: " if self.operation else ""
+        lines = [f"{prefix}{self.request}"]
+        lines += [f"  {f.describe(self.redact)}" for f in self.findings]
         lines.append(f"  reproduce: {self.reproduce}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
+        findings = [f.to_dict(self.redact) for f in self.findings]
+        record = None
+        if self.exchange is not None:
+            record = self.exchange.record()
+            body, sent = record["response"]["body"], record["request"]["body"]
+            for finding, found in zip(self.findings, findings, strict=True):
+                # each finding's own view of the exchange, never cut before its difference
+                found["response_excerpt"] = excerpt(body, finding.detail, self.redact, _EXCERPT)
+                found["request_excerpt"] = excerpt(sent, finding.detail, self.redact, _EXCERPT, sent=True)
+            first = next((f["needle"] for f in findings if f["needle"]), None)
+            record["response"]["body"] = around(body, first, _KEPT)
+            record["request"]["body"] = around(record["request"]["body"], None, _KEPT)
         return {
             "operation": self.operation,
             "request": self.request,
-            "findings": [
-                {"check": f.check.name, "rule": f.check.rule, "expected": f.expected or f.check.rule, "got": f.got}
-                for f in self.findings
-            ],
+            "findings": findings,
             "reproduce": self.reproduce,
+            "exchange": record,
         }
 
 

@@ -121,6 +121,29 @@ class Exchange:
                     self._parsed = None
         return self._parsed
 
+    def record(self) -> dict[str, Any]:
+        """The request and the answer for a report, redacted (whole: the caller shortens them).
+
+        A JSON body is pretty-printed, so that a report can cut it around a difference.
+        """
+        redact = self.redact
+        query = f"?{_ACCESS_TOKEN_VALUE.sub(_TOKEN_PLACEHOLDER, self.query)}" if self.query else ""
+        request_type = next((v for k, v in self.request_headers.items() if k.lower() == "content-type"), "")
+        return {
+            "request": {
+                "method": self.method,
+                "path": redact(self.path + query),
+                "identity": self.identity,
+                "headers": {k: redact(v) for k, v in self.request_headers.items() if k.lower() not in _DROPPED_HEADERS},
+                "body": redact(_body_text(self.request_body, media_type(request_type))),
+            },
+            "response": {
+                "status": self.status,
+                "headers": {k: redact(v) for k, v in self.headers.items()},
+                "body": redact(_body_text(self.body, self.media_type)),
+            },
+        }
+
     def describe(self) -> str:
         # A token sent as an access_token parameter is never shown, whatever redacts later.
         query = f"?{_ACCESS_TOKEN_VALUE.sub(_TOKEN_PLACEHOLDER, self.query)}" if self.query else ""
@@ -166,6 +189,7 @@ class CanvasClient:
         self._sleep = sleep
         self.http = httpx.Client(timeout=timeout, follow_redirects=False)
         self.observers: list[Callable[[Exchange], None]] = []
+        self.ticks: list[Callable[[], None]] = []  # called after each request went out (the live line)
         self.sent = 0
         # Creates that broke off (Ctrl-C, a dead target) before the ledger heard Canvas's answer,
         # as (identity, course, experience): Canvas may have opened a conversation. Clean-up asks it.
@@ -334,6 +358,8 @@ class CanvasClient:
                 ) from exc
             self.sent += 1
             self.by_operation[label] += 1
+            for tick in self.ticks:
+                tick()
             if not is_throttled(response.status_code, response.headers, response.content):
                 self.pacer.answered(_float(response.headers.get("x-rate-limit-remaining")))
                 return response
@@ -367,6 +393,17 @@ class CanvasClient:
         if exchange.identity == ANONYMOUS or named:
             return line
         return f"{line}  # {TOKEN_ENV}: the target's {self.target.tokens.key(exchange.identity)}"
+
+
+def _body_text(body: bytes, media: str) -> str:
+    """A body as text; JSON pretty-printed (its keys in their order), anything else as it came."""
+    text = body.decode("utf-8", "replace")
+    if media == "application/json" or media.endswith("+json"):
+        try:
+            return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except ValueError:
+            pass
+    return text
 
 
 def _create_key(identity: str, operation: Operation | None) -> tuple[str, str, str] | None:

@@ -17,6 +17,7 @@ from canvas_ai_harness.canvas import bodies, lifecycle, routes
 from canvas_ai_harness.canvas.requests import MalformedRequest, read_params
 from canvas_ai_harness.contract.access import MANAGERS, AccessRules
 from canvas_ai_harness.contract.client import ANONYMOUS, INVALID, Exchange
+from canvas_ai_harness.contract.details import ABSENT, Detail, status_detail
 from canvas_ai_harness.contract.ledger import Ledger
 from canvas_ai_harness.contract.reading import int_id, snippet
 from canvas_ai_harness.contract.verdicts import Verdicts
@@ -69,7 +70,6 @@ class ConventionRules:
         """Judge the conventions ``ex`` used; True when its answer is theirs alone (no other rule applies)."""
         if ex.identity in (ANONYMOUS, INVALID):
             return False
-        got = f"{ex.status} {snippet(ex)}"
         if as_user_id(ex) == UNKNOWN_USER:
             v.expect("invalid-as-user-id-401", ex, (401,), bodies.INVALID_AS_USER_ID)
             # Refused: the spec does not declare this 401, so nothing else judges it. Served: Canvas
@@ -77,10 +77,18 @@ class ConventionRules:
             return ex.status == 401
         if _token_parameter(ex):
             accepted = not (ex.status == 401 and ex.json() in _REFUSED_TOKEN)
-            v.judge("access-token-parameter", accepted, got, f"the answer {ex.identity}'s token gets as a header")
+            v.status(
+                "access-token-parameter",
+                ex,
+                accepted,
+                f"the answer {ex.identity}'s token gets as a header",
+                "not 401 refusing the token",
+            )
         if ex.path.endswith(".json") and self.access.course_kind(ex.param("course_id")) == "target":
             routed = not (ex.status == 404 and ex.json() == bodies.ROUTE_NOT_FOUND)
-            v.judge("trailing-json-accepted", routed, got, "the answer the path gets without .json")
+            v.status(
+                "trailing-json-accepted", ex, routed, "the answer the path gets without .json", "not the routing 404"
+            )
         if acting is not ex:
             self._masquerade(acting, v)
         return False
@@ -93,9 +101,11 @@ class ConventionRules:
             body = ex.json()
             expected = self.ledger.active_id(ex.identity, experience)
             got_id = int_id(body.get("id")) if isinstance(body, dict) else None
-            v.judge(
-                "masquerade-acts-as-user", ex.status == 200 and got_id == expected, got, f"{ex.identity}'s: {expected}"
-            )
+            where = status_detail(ex.status, (200,)) if ex.status != 200 else None
+            if where is None:
+                where = Detail("$.id", expected, body.get("id", ABSENT) if isinstance(body, dict) else ABSENT)
+            ok = ex.status == 200 and got_id == expected
+            v.judge("masquerade-acts-as-user", ok, got, f"{ex.identity}'s: {expected}", where)
             return
         cid = int_id(ex.param("id"))
         record = self.ledger.get(cid) if cid is not None else None
@@ -109,7 +119,7 @@ class ConventionRules:
             active=record.active,
         )
         if refused is None:
-            v.judge("masquerade-acts-as-user", ex.status == 200, got, f"200, as {ex.identity} is answered")
+            v.status("masquerade-acts-as-user", ex, ex.status == 200, f"200, as {ex.identity} is answered", "200")
         else:
             v.expect("masquerade-acts-as-user", ex, (refused.status,), refused.body, note=f" (as {ex.identity})")
 

@@ -31,8 +31,10 @@ from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from canvas_ai_harness.contract.allowance import CREATE
+from canvas_ai_harness.contract.caches import schemathesis_cache
 from canvas_ai_harness.contract.checks import CHECKS, ContractViolation, Finding
 from canvas_ai_harness.contract.client import COSTLY_OPERATIONS, Exchange
+from canvas_ai_harness.contract.details import status_detail
 from canvas_ai_harness.contract.limits import BudgetExhausted, CannotRun
 from canvas_ai_harness.contract.reading import is_blank_message
 from canvas_ai_harness.spec import spec_path
@@ -71,6 +73,7 @@ def load_schema(max_examples: int, seed: int, max_steps: int = 6) -> Any:
             },
             "checks": {"negative_data_rejection": {"expected-statuses": _REJECTIONS}},
             "output": {"sanitization": {"enabled": True}},
+            "cache": {"directory": schemathesis_cache()},  # never .schemathesis/ in the working directory
         }
     )
     return schemathesis.openapi.from_path(spec_path(), config=config)
@@ -110,7 +113,7 @@ def _violation(session: ContractSession, group: FailureGroup, exchange: Exchange
     failures = getattr(group, "exceptions", ())
     got = "; ".join(f"{f.title}: {f.message}" for f in failures) or str(group)
     got = f"{exchange.status} to {exchange.describe()}; {session.redactor(got)}"
-    finding = Finding(CHECKS["negative-data-rejected"], got)
+    finding = Finding(CHECKS["negative-data-rejected"], got, detail=status_detail(exchange.status, "a 4xx refusal"))
     return ContractViolation(
         [finding], exchange.operation_id, session.client.curl(exchange), exchange.describe(), exchange
     )

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from canvas_ai_harness.contract.checks import CHECKS, UNROUTED
+from canvas_ai_harness.contract.checks import CHECKS, UNROUTED, where
 from canvas_ai_harness.contract.report import check_table, verdict
 
 if TYPE_CHECKING:
@@ -81,11 +81,13 @@ def _failure_text(name: str, items: list[tuple[Outcome, dict[str, Any], dict[str
         f"  request: {violation['request']}",
         f"  expected: {finding['expected']}",
         f"  got: {finding['got']}",
+        *([f"  at {where(finding)}"] if finding.get("path") else []),
         f"  reproduce: {violation['reproduce']}",
         f"  test: {outcome.nodeid}",
     ]
+    at = f"; at {where(finding)}" if finding.get("path") else ""
     message = (
-        f"[{name}] expected: {finding['expected']}; got: {finding['got']} ({count}); "
+        f"[{name}] expected: {finding['expected']}; got: {finding['got']}{at} ({count}); "
         f"first: {violation['request']}; reproduce: {violation['reproduce']}"
     )
     return message, "\n".join(body)

@@ -9,7 +9,7 @@ student account with the fewest creates so far, orders the tests (fixed scenario
 property-based explorations, then the stateful sequences, so that the AI-call budget serves the
 deterministic checks first), turns a ``CannotRun`` into a skip with its reason, raises the
 violations the explorations recorded, redacts tokens from every report, and at the end closes every
-conversation the run created, writes the JSON report and prints the summary, also after Ctrl-C.
+conversation the run created, writes the JSON and HTML reports and prints the summary, also after Ctrl-C.
 pytest's ``--junitxml`` file is replaced by the run's own (``junit.py``: one test case per check).
 
 schemathesis builds its tests from a schema object when the test module is collected, so the
@@ -125,7 +125,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="requests per second; 0: no limit (default: none on the mock, 5 otherwise)",
     )
     group.addoption("--max-steps", type=int, default=6, help="steps per stateful sequence (default 6)")
-    group.addoption("--report-dir", default=None, help="write contract-report.json and contract-summary.txt here")
+    group.addoption("--report-dir", default=None, help="write the JSON, text and HTML reports here")
     group.addoption("--retry-base", type=float, default=0.5, help=argparse.SUPPRESS)
     for flag, what in (("--only", "run only these checks"), ("--skip", "do not run these checks")):
         group.addoption(

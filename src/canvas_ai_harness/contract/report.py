@@ -1,4 +1,4 @@
-"""What a contract run reports: a summary a person reads at a glance, and a JSON report.
+"""What a contract run reports: a summary a person reads at a glance, a JSON report, and an HTML page.
 
 Checks are grouped by operation with their passes, failures and skips; each failure says which
 check, what Canvas was expected to do (the rule), what it did, and a ``curl`` line reproducing it
@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from canvas_ai_harness import __version__
-from canvas_ai_harness.contract.checks import ALL_OPERATIONS, CHECKS, UNROUTED
+from canvas_ai_harness.contract.checks import ALL_OPERATIONS, CHECKS, UNROUTED, where
+from canvas_ai_harness.contract.htmlpage import HTML_NAME, invocation, write_html_report
 from canvas_ai_harness.exits import EXIT_FAILED, EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from canvas_ai_harness.redact import redact_data
 
 if TYPE_CHECKING:
     from canvas_ai_harness.contract.session import ContractSession, Outcome
 
-__all__ = ["REPORT_NAME", "SUMMARY_NAME", "build_report", "exit_code", "render_summary", "write_reports"]
+__all__ = ["HTML_NAME", "REPORT_NAME", "SUMMARY_NAME", "build_report", "exit_code", "render_summary", "write_reports"]
 
 REPORT_NAME = "contract-report.json"
 SUMMARY_NAME = "contract-summary.txt"
@@ -123,6 +124,7 @@ def build_report(session: ContractSession) -> dict[str, Any]:
         "max_examples": session.settings.max_examples,
         "duration_s": round(session.duration, 3),
         "outcome": verdict(session).split(":")[0].lower(),
+        "verdict": verdict(session),
         "exit_code": exit_code(session),
         "requests": {
             "sent": client.sent,
@@ -257,6 +259,7 @@ def _failures_by_check(failures: list[Outcome]) -> list[str]:
             f"  [{name}] on {', '.join(operations)} ({count})",
             f"    expected: {finding['expected']}",
             f"    got: {finding['got']}",
+            *([f"    at {where(finding)}"] if finding.get("path") else []),
             f"    request: {violation['request']}   [{outcome.nodeid}]",
             f"    reproduce: {violation['reproduce']}",
         ]
@@ -272,10 +275,15 @@ def _unsent(session: ContractSession) -> str:
 
 
 def write_reports(session: ContractSession, directory: Path) -> list[Path]:
-    """Write the JSON report and the summary into ``directory``; return their paths."""
+    """Write the JSON report, the summary and the HTML page into ``directory``; return their paths.
+
+    Also after Ctrl-C and after harness errors: what ran is reported.
+    """
     directory.mkdir(parents=True, exist_ok=True)
+    data = build_report(session)
     report = directory / REPORT_NAME
-    report.write_text(json.dumps(build_report(session), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    report.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     summary = directory / SUMMARY_NAME
     summary.write_text(render_summary(session) + "\n", encoding="utf-8")
-    return [report, summary]
+    page = write_html_report(data, directory, invocation(session.redactor))
+    return [report, summary, page]

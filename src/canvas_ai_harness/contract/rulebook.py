@@ -16,6 +16,7 @@ on older sites. A blank message is Ruby's ``blank?`` (``canvas.requests``), as o
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from canvas_ai_harness.canvas import answers, bodies, routes, transcript
@@ -25,13 +26,16 @@ from canvas_ai_harness.contract.body_rules import BodyRules
 from canvas_ai_harness.contract.checks import UNROUTED, ContractViolation
 from canvas_ai_harness.contract.client import ANONYMOUS, INVALID, Exchange
 from canvas_ai_harness.contract.conventions import ConventionRules
+from canvas_ai_harness.contract.details import ABSENT, Detail, difference, status_detail, value_at
 from canvas_ai_harness.contract.ledger import Ledger
 from canvas_ai_harness.contract.reading import int_id, is_blank_message, sent_message, snippet
 from canvas_ai_harness.contract.verdicts import Results, Verdicts
-from canvas_ai_harness.validation import SpecValidator
+from canvas_ai_harness.validation import SpecValidator, Violation
 
 __all__ = ["UNKNOWN_COURSE", "UNKNOWN_EXPERIENCE", "Results", "Rulebook", "is_blank_message", "sent_message"]
 
+_REQUIRED: Final = re.compile(r"^'([^']+)' is a required property")
+_UNEXPECTED: Final = re.compile(r"\('([^']+)'(?:, '[^']+')* (?:was|were) unexpected\)")
 _SPEC_KINDS: Final = {
     "status": "status-code-declared",
     "content-type": "content-type-declared",
@@ -104,7 +108,14 @@ class Rulebook:
             and isinstance(body.get("error"), str)
             and set(body) == expected
         )
-        v.judge("no-server-error", ok, f"{ex.status} {snippet(ex)}", f"a 503 body with keys {sorted(expected)}")
+        wanted = f"below 500, or 503 with a body of keys {sorted(expected)} (not on destroy)"
+        v.judge(
+            "no-server-error",
+            ok,
+            f"{ex.status} {snippet(ex)}",
+            f"a 503 body with keys {sorted(expected)}",
+            None if ok else _server_error_detail(ex, body, expected, wanted),
+        )
 
     def _unrouted(self, ex: Exchange, v: Verdicts) -> None:
         _, problems = self.validator.match(ex.method, ex.path)
@@ -114,15 +125,21 @@ class Rulebook:
             ok = ex.status == 405 or (ex.status == 404 and ex.json() == bodies.ROUTE_NOT_FOUND)
         else:  # no route at all (an empty or junk path segment): any refusal but a server error
             ok = 400 <= ex.status < 500
-        v.judge("unrouted-request-404", ok, f"{ex.status} {snippet(ex)}")
+        v.status(
+            "unrouted-request-404",
+            ex,
+            ok,
+            wanted="404 (Rails routing) or 405" if problems[0].kind == "method" else "a 4xx",
+        )
 
     def _spec(self, ex: Exchange, v: Verdicts, validator: SpecValidator) -> None:
         assert ex.operation is not None
-        problems: dict[str, list[str]] = {name: [] for name in _SPEC_KINDS.values()}
+        problems: dict[str, list[Violation]] = {name: [] for name in _SPEC_KINDS.values()}
         for violation in validator.validate_response(ex.operation.operation_id, ex.status, ex.headers, ex.body):
-            problems[_SPEC_KINDS.get(violation.kind, "body-matches-schema")].append(str(violation))
+            problems[_SPEC_KINDS.get(violation.kind, "body-matches-schema")].append(violation)
         for name, found in problems.items():
-            v.judge(name, not found, "; ".join(found))
+            detail = _spec_detail(ex, found[0]) if found else None
+            v.judge(name, not found, "; ".join(map(str, found)), detail=detail)
 
     # -- what Canvas's answer teaches the ledger ---------------------------------------------------
     def _update_ledger(self, ex: Exchange) -> None:
@@ -147,3 +164,32 @@ class Rulebook:
             record = self.ledger.get(cid) if cid is not None else None
             if record is not None and record.experience_id == experience:
                 self.ledger.seen(record.id, transcript.turns(body) or [], body.get("progress"))
+
+
+def _server_error_detail(ex: Exchange, body: Any, expected: set[str], wanted: str) -> Detail:
+    """A 5xx: its status, or for a 503 the body keys Canvas does not send."""
+    if ex.status != 503 or ex.operation_id in (routes.DESTROY, None) or not isinstance(body, dict):
+        return status_detail(ex.status, wanted)
+    return difference(sorted(expected), sorted(body)) or status_detail(ex.status, wanted)
+
+
+def _spec_detail(ex: Exchange, violation: Violation) -> Detail:
+    """Where the spec's wording points (``body.messages[0].role``), as a path and the value found there."""
+    where = violation.where
+    if violation.kind == "status" or where == "status":
+        declared = violation.message.partition("the spec declares ")[2]
+        return status_detail(ex.status, f"one the spec declares: {declared}" if declared else violation.message)
+    if where.startswith("header."):
+        name = where.removeprefix("header.").split(".")[0].split("[")[0]
+        wanted = (
+            f"present (the spec requires it on {ex.status})"
+            if "required header missing" in violation.message
+            else (f"as the spec declares it: {violation.message}")
+        )
+        return Detail(f"headers.{name}", wanted, ex.headers.get(name.lower(), ABSENT), described=True)
+    path = "$" + where.removeprefix("body")
+    named = _REQUIRED.match(violation.message) or _UNEXPECTED.search(violation.message)
+    if named:
+        path = f"{path}.{named.group(1)}"
+    got = value_at(ex.json(), path) if ex.json() is not None else ex.body.decode("utf-8", "replace")
+    return Detail(path, violation.message, got, described=True)

@@ -9,6 +9,7 @@ from typing import Any
 from canvas_ai_harness.canvas import bodies
 from canvas_ai_harness.contract.checks import CHECKS, Finding
 from canvas_ai_harness.contract.client import Exchange
+from canvas_ai_harness.contract.details import ABSENT, Detail, difference, status_detail
 from canvas_ai_harness.contract.reading import snippet
 
 __all__ = ["Results", "Verdicts"]
@@ -38,13 +39,19 @@ class Verdicts:
         self.results, self.operation = results, operation
         self.findings: list[Finding] = []
 
-    def judge(self, name: str, ok: bool, got: str = "", expected: str = "") -> bool:
+    def judge(self, name: str, ok: bool, got: str = "", expected: str = "", detail: Detail | None = None) -> bool:
+        """Count ``name`` as passed or failed; a failure keeps what was got, expected, and where."""
         if not self.results.applies(name):
             return ok  # deselected (--only/--skip): judged by nobody
         self.results.record(name, self.operation, ok)
         if not ok:
-            self.findings.append(Finding(CHECKS[name], got, expected))
+            self.findings.append(Finding(CHECKS[name], got, expected, detail))
         return ok
+
+    def status(self, name: str, ex: Exchange, ok: bool, expected: str = "", wanted: str = "") -> bool:
+        """Judge ``name`` on the status code: ``wanted`` says in a few words which statuses the rule wants."""
+        detail = status_detail(ex.status, wanted or expected or CHECKS[name].rule)
+        return self.judge(name, ok, f"{ex.status} {snippet(ex)}", expected, detail)
 
     def expect(
         self, name: str, ex: Exchange, statuses: tuple[int, ...], body: Any, www: bool = False, note: str = ""
@@ -55,4 +62,17 @@ class Verdicts:
         got = f"{ex.status} {snippet(ex)}" + ("" if www_ok else " (no WWW-Authenticate header)")
         header = f" with WWW-Authenticate: {bodies.WWW_AUTHENTICATE}" if www else ""
         expected = f"{' or '.join(map(str, statuses))} {json.dumps(body)}{header}{note}"
-        return self.judge(name, ok, got, expected)
+        return self.judge(name, ok, got, expected, None if ok else _expect_detail(ex, statuses, body, www_ok))
+
+
+def _expect_detail(ex: Exchange, statuses: tuple[int, ...], body: Any, www_ok: bool) -> Detail:
+    """Where an answer departs from ``statuses`` and ``body``: the status, else the body, else the header."""
+    if ex.status not in statuses:
+        return status_detail(ex.status, statuses)
+    got = ex.json()
+    if got is None and ex.body:
+        return Detail("$", body, ex.body.decode("utf-8", "replace"))
+    found = difference(body, got)
+    if found is not None:
+        return found
+    return Detail("headers.WWW-Authenticate", bodies.WWW_AUTHENTICATE, ex.headers.get("www-authenticate", ABSENT))

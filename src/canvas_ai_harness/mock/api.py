@@ -106,7 +106,7 @@ class MockConfig:
     max_header_bytes: int = budgets.DEFAULT_HEADER_BYTES  # a request's line and headers; past it 431
     read_timeout_s: float = budgets.DEFAULT_READ_TIMEOUT_S  # for a request's head and body to arrive; past it 408
     keep_alive_s: float = budgets.KEEP_ALIVE_S  # how long an idle client connection stays open between requests
-    max_idle_connections: int | None = None  # idle or incomplete connections; None: default_idle_connections()
+    max_idle_connections: int | None = None  # idle or incomplete connections; None: half the open-file limit
     unauthorized_status: int = 403  # older Canvas sites answer non-members 401
     record_calls: int = 10_000  # how many recent calls to keep; 0 keeps none
     faults: frozenset[str] = frozenset()  # tests only: deliberate contract breaks (mock/faults.py)
