@@ -103,3 +103,16 @@ def test_the_command_line_on_the_page_is_redacted_part_by_part() -> None:
 
     assert line.startswith("canvas-ai-harness contract --target t.toml")
     assert secret not in line and "s3cr3t" not in line and "[REDACTED]" in line
+
+
+def test_a_run_started_in_process_shows_the_command_it_was_given_not_this_process_argv(tmp_path: Path) -> None:
+    from canvas_ai_harness.cli import main
+
+    reports = tmp_path / "r"
+    argv = ["contract", "--report-dir", str(reports), "--max-examples", "1", "--only", "create-answers-201"]
+    main(argv)
+
+    text = re.sub(r"<[^>]+>", "", html.unescape((reports / "contract-report.html").read_text("utf-8")))
+    shown = re.search(r"command: (.*)", text)
+    assert shown is not None
+    assert shown.group(1).strip() == " ".join(["canvas-ai-harness", *argv])  # not pytest's own argv

@@ -212,6 +212,7 @@ def _settings(options: CheckOptions, path: str | None) -> Settings:
         only=options.only,
         skip=options.skip,
         preflight=False,  # done in run_check
+        command=options.argv,
     )
 
 

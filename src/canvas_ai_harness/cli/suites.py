@@ -117,7 +117,7 @@ def contract(target: Path | None, junit_xml: Path | None, **settings: Any) -> in
     from canvas_ai_harness.contract.runner import run_contract
     from canvas_ai_harness.contract.session import Settings
 
-    run = Settings(target_path=None if target is None else str(target), **settings)
+    run = Settings(target_path=None if target is None else str(target), command=tuple(typed_command()), **settings)
     return run_contract(run, junit_xml=junit_xml).exit_code
 
 

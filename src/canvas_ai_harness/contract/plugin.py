@@ -20,6 +20,7 @@ the pytest run in progress.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Generator
@@ -137,6 +138,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             f"default ${'CANVAS_AI_' + flag[2:].upper()})",
         )
     group.addoption("--preflight-done", action="store_true", default=False, help=argparse.SUPPRESS)
+    group.addoption("--harness-command", default=None, help=argparse.SUPPRESS)  # JSON list: the report's command
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -164,6 +166,7 @@ def pytest_configure(config: pytest.Config) -> None:
             only=split_names(opt.only or os.environ.get("CANVAS_AI_ONLY")),
             skip=split_names(opt.skip or os.environ.get("CANVAS_AI_SKIP")),
             preflight=not opt.preflight_done,
+            command=tuple(json.loads(opt.harness_command)) if opt.harness_command else (),
         )
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None

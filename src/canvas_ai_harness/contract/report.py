@@ -285,5 +285,5 @@ def write_reports(session: ContractSession, directory: Path) -> list[Path]:
     report.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     summary = directory / SUMMARY_NAME
     summary.write_text(render_summary(session) + "\n", encoding="utf-8")
-    page = write_html_report(data, directory, invocation(session.redactor))
+    page = write_html_report(data, directory, invocation(session.redactor, session.settings.command or None))
     return [report, summary, page]

@@ -15,6 +15,7 @@ throttling); 2 a usage or configuration error, or the target is unreachable; 130
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -105,6 +106,8 @@ def run_contract(
     }
     args += [f"{name}={value}" for name, value in optional.items() if value is not None]
     args += [f"--only={name}" for name in settings.only] + [f"--skip={name}" for name in settings.skip]
+    if settings.command:
+        args.append(f"--harness-command={json.dumps(list(settings.command))}")
     args += list(pytest_args)
     before = set(sys.modules)
     try:

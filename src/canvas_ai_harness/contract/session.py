@@ -67,6 +67,8 @@ class Settings:
     # --only/--skip (contract/selection.py): names, validated into ``selection``
     only: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
+    # The command line the report shows (redacted when written); empty: this process's argv.
+    command: tuple[str, ...] = ()
     selection: Selection = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
